@@ -1,0 +1,113 @@
+"""Model cards: README.md with Hub-compatible YAML front matter.
+
+Reading is defensive (size cap, safe loader without aliases, strict schema),
+since cards come from the Hub and from plugins as well as from us.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from zoo.registry.errors import CardError
+from zoo.registry.schemas import ModelCard
+
+MAX_CARD_BYTES = 1 << 20
+CARD_FILE = "README.md"
+CONFIG_FILE = "config.json"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases: refuses 'billion laughs' documents."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(
+                f"YAML aliases are not allowed in cards (line {event.start_mark.line + 1})"
+            )
+        return super().compose_node(parent, index)
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """Return (yaml, body) of a README with a leading '---' block."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise CardError("card has no YAML front matter (it must start with a '---' line)")
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    raise CardError("card front matter is not closed by a '---' line")
+
+
+def parse_card_text(text: str, where: str = "card") -> tuple[ModelCard, str]:
+    front, body = split_front_matter(text)
+    try:
+        data = yaml.load(front, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise CardError(f"{where}: invalid YAML front matter: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise CardError(f"{where}: front matter must be a mapping")
+    if "zoo" not in data:
+        raise CardError(
+            f"{where}: missing field 'zoo' (family and weight hashes); is this a zoo model card?"
+        )
+    try:
+        card = ModelCard.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:5]
+        )
+        raise CardError(f"{where}: {problems}") from None
+    unknown = card.unknown_fields()
+    hub_fields = {"base_model", "language", "metrics", "inference", "widget", "thumbnail"}
+    if set(unknown) - hub_fields:
+        warnings.warn(
+            f"{where}: unknown card fields {', '.join(sorted(set(unknown) - hub_fields))}",
+            stacklevel=2,
+        )
+    return card, body
+
+
+def read_card(folder: str | Path) -> tuple[ModelCard, str]:
+    """Read and validate ``folder/README.md``; returns (card, markdown body)."""
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        raise CardError(
+            f"model folder {folder} has no {CARD_FILE} card; train or pull the model again"
+        )
+    size = path.stat().st_size
+    if size > MAX_CARD_BYTES:
+        raise CardError(f"card {path} is {size} bytes; the limit is {MAX_CARD_BYTES}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CardError(f"card {path} is not UTF-8 text") from None
+    return parse_card_text(text, str(path))
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise CardError(f"model folder {folder} has no {CONFIG_FILE}")
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise CardError(f"{path} is larger than {MAX_CARD_BYTES} bytes")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CardError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise CardError(f"{path} must hold a JSON object")
+    return data
+
+
+def render_card(card: ModelCard, body: str) -> str:
+    """README.md text: front matter from the card, then the markdown body."""
+    data = card.model_dump(mode="json", by_alias=True, exclude_none=True)
+    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{front}---\n\n{body.lstrip()}"

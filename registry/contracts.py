@@ -1,0 +1,170 @@
+"""The two contracts a family implements: Generator (a loaded model) and Recipe
+(how to train it); and the one a sampling algorithm implements: Sampler.
+
+torch is imported only for type checking here; implementations import it.
+Image tensors are (B, C, H, W) float in [0, 1] unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import torch
+
+    from zoo.registry.schemas import Capability, Process, SampleRequest
+
+
+class FamilyConfig(BaseModel):
+    """Base of every family's config (saved as config.json beside the weights).
+
+    Frozen, unknown keys are errors, NaN/Inf refused. Subclasses describe each
+    field and offer presets (at least ``tiny``) through ``PRESETS``.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> FamilyConfig:
+        if name not in cls.PRESETS:
+            from zoo.registry.errors import RequestError
+
+            raise RequestError(
+                f"unknown preset '{name}' for {cls.__name__}; choose from {', '.join(cls.PRESETS)}"
+            )
+        return cls(**{**cls.PRESETS[name], **overrides})
+
+
+class Generator(ABC):
+    """A loaded model that turns a request into images.
+
+    Subclasses set the class attributes, build their networks in ``__init__``
+    from a config, and expose them through ``networks()``; the zoo saves and
+    loads their weights as ``<part>.<param>`` keys in one safetensors file.
+    """
+
+    family: ClassVar[str]
+    process: ClassVar[Process]
+    capabilities: ClassVar[tuple[Capability, ...]]
+    config_class: ClassVar[type[FamilyConfig]]
+
+    def __init__(self, config: FamilyConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The parts whose weights are saved and loaded (used at sampling time)."""
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of class labels for class-conditional models, else None."""
+        return getattr(self.config, "num_classes", None)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images it makes."""
+        c = self.config
+        return (c.channels, c.image_size, c.image_size)  # type: ignore[attr-defined]
+
+    def default_sampler(self) -> str:
+        return {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}[self.process]
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Generator:
+        for net in self.networks().values():
+            net.to(device=device, dtype=dtype)
+        return self
+
+    def eval(self) -> Generator:
+        for net in self.networks().values():
+            net.eval()
+        return self
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for net in self.networks().values() for p in net.parameters())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for part, net in self.networks().items():
+            for key, value in net.state_dict().items():
+                out[f"{part}.{key}"] = value
+        return out
+
+
+class OneShotGenerator(Generator):
+    """A generator that maps latents (and conditions) to images in one pass (GANs)."""
+
+    process: ClassVar[Process] = "one-shot"
+
+    @abstractmethod
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one image's latent z, drawn from N(0, I)."""
+
+    def conditions(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
+        """Per-image conditions for a batch (one entry per seed). Default: none.
+
+        Must depend only on the request and each image's own seed, so that an
+        image is the same whatever batch it is drawn in.
+        """
+        return {}
+
+    @abstractmethod
+    def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
+        """Map latents (B, *latent_shape) to images (B, C, H, W) in [0, 1]."""
+
+
+class Sampler(ABC):
+    """An algorithm that draws images from generators of one process.
+
+    ``options_class`` is a pydantic model of the sampler's own options; the
+    request supplies seeds and conditions.
+    """
+
+    name: ClassVar[str]
+    process: ClassVar[Process]
+
+    @abstractmethod
+    def sample(
+        self,
+        generator: Generator,
+        request: SampleRequest,
+        seeds: Sequence[int],
+        device: torch.device,
+    ) -> torch.Tensor:
+        """Draw one image per seed: (len(seeds), C, H, W) in [0, 1] on the CPU.
+
+        Image k must depend only on ``seeds[k]`` and the request, never on the
+        other seeds or on how many are drawn together.
+        """
+
+
+class Recipe(ABC):
+    """How a family trains: one optimisation step at a time.
+
+    The zoo owns the loop (data, batches, progress bar, checkpoints); the recipe
+    owns the losses and optimisers.
+    """
+
+    def __init__(self, generator: Generator, config: FamilyConfig, device: torch.device) -> None:
+        self.generator = generator
+        self.config = config
+        self.device = device
+
+    @abstractmethod
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on a batch ({"image": (B, C, H, W) in [0, 1], ...}).
+
+        Returns the losses as plain floats, for the progress bar and the card.
+        """
+
+    def trainable(self) -> dict[str, torch.nn.Module]:
+        """Every network the recipe trains, including those not shipped (critics)."""
+        return self.generator.networks()
+
+    def recipe_summary(self) -> dict[str, Any]:
+        """What the card records about the recipe (loss, optimiser, schedule)."""
+        return {}

@@ -1,0 +1,65 @@
+"""Errors that are shown to the user as one line: what is wrong; what to do.
+
+The CLI prints `str(err)` and exits with `err.exit_code` (2 for bad input)
+without a traceback; `--debug` or ZOO_DEBUG=1 shows it.
+"""
+
+from __future__ import annotations
+
+
+class ZooError(Exception):
+    """Base of every error meant for the user; the message carries the fix."""
+
+    exit_code = 2
+
+
+class UnknownModelError(ZooError):
+    """No registered model or folder has this id."""
+
+
+class AmbiguousModelError(ZooError):
+    """Two plugins registered the same model id."""
+
+
+class RequestError(ZooError):
+    """A sample request does not fit the model (bad value, unsupported option)."""
+
+
+class CardError(ZooError):
+    """A model card or config is missing, malformed or incomplete."""
+
+
+class IntegrityError(ZooError):
+    """A weight file is corrupt, truncated, not safetensors, or fails its hash."""
+
+
+class PickleRefusedError(IntegrityError):
+    """A pickle checkpoint was offered; only safetensors is loaded."""
+
+
+class WeightsMismatchError(ZooError):
+    """Weights do not fit the network built from the config (keys, shapes, dtypes)."""
+
+
+class PluginError(ZooError):
+    """A plugin failed to load, raised in a hook, or registered something malformed."""
+
+
+class HubError(ZooError):
+    """A Hugging Face Hub download or cache lookup failed."""
+
+
+class DeviceError(ZooError):
+    """The requested device is not available."""
+
+
+class ResourceError(ZooError):
+    """Out of memory or disk; the message suggests a smaller request."""
+
+    exit_code = 3
+
+
+class NumericsError(ZooError):
+    """The model produced NaN or Inf."""
+
+    exit_code = 1

@@ -1,0 +1,213 @@
+"""Pydantic schemas shared by the app and the plugins.
+
+Specs (`FamilySpec`, `ModelSpec`, `SamplerSpec`, `DatasetSpec`) are what plugins
+register; they name their torch code by import path ("package.module:Name") so
+that registering never imports torch. `SampleRequest` is what a user asks for and
+`ModelCard` is the YAML front matter of a model folder's README.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from zoo.registry.errors import RequestError
+
+Process = Literal["one-shot", "diffusion", "autoregressive"]
+Capability = Literal["unconditional", "class", "text", "image", "mask", "control"]
+PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
+CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
+class Strict(BaseModel):
+    """Base for our own schemas: unknown fields and NaN/Inf are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class FamilySpec(Strict):
+    """A model family: code that builds, samples and trains networks of one kind."""
+
+    name: str = Field(pattern=ID_PATTERN, description="family id, e.g. 'dcgan'")
+    process: Process = Field(description="how images are drawn from it")
+    capabilities: tuple[Capability, ...] = Field(
+        min_length=1, description="which conditions a request may carry"
+    )
+    generator: str = Field(pattern=IMPORT_PATH, description="import path of the Generator subclass")
+    trainer: str | None = Field(
+        default=None, pattern=IMPORT_PATH, description="import path of the training recipe"
+    )
+    description: str = Field(default="", max_length=300)
+    plugin: str = Field(default="", description="stamped by the registry")
+
+
+class ModelSpec(Strict):
+    """A model: a folder (or Hub repo) whose card names its family."""
+
+    id: str = Field(pattern=ID_PATTERN, description="model id, '<family>-<dataset>'")
+    path: str | None = Field(default=None, description="local folder holding the card")
+    repo: str | None = Field(default=None, description="Hub repo 'org/name' or 'org/name@revision'")
+    plugin: str = Field(default="", description="stamped by the registry")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.path is None) == (self.repo is None):
+            raise ValueError("a model spec needs exactly one of 'path' or 'repo'")
+        return self
+
+
+class SamplerSpec(Strict):
+    """A sampling algorithm over one process, reusable across families."""
+
+    name: str = Field(pattern=ID_PATTERN)
+    process: Process
+    sampler: str = Field(pattern=IMPORT_PATH, description="import path of the Sampler subclass")
+    description: str = Field(default="", max_length=300)
+    plugin: str = ""
+
+
+class DatasetSpec(Strict):
+    """A dataset available offline."""
+
+    name: str = Field(pattern=ID_PATTERN)
+    loader: str = Field(pattern=IMPORT_PATH, description="import path of the loader function")
+    description: str = Field(default="", max_length=300)
+    plugin: str = ""
+
+
+MAX_PROMPT_CHARS = 10_000
+MAX_N = 100_000
+MAX_SEED = 2**63 - 1
+
+
+class SampleRequest(Strict):
+    """What a user asks of a model. Validated against the model before loading it."""
+
+    prompt: str | None = Field(default=None, description="text condition")
+    negative_prompt: str | None = Field(default=None, description="text to steer away from")
+    label: int | None = Field(default=None, ge=0, description="class label")
+    n: int = Field(default=1, ge=1, le=MAX_N, description="number of images")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="image i is seeded seed+i")
+    steps: int | None = Field(default=None, ge=1, le=10_000, description="sampler steps")
+    sampler: str | None = Field(default=None, description="sampler name (default: the model's)")
+    guidance: float | None = Field(default=None, ge=0, le=100, description="guidance scale")
+    truncation: float | None = Field(default=None, gt=0, le=10, description="truncation psi")
+    image: str | None = Field(default=None, description="path of a condition image")
+    batch_size: int = Field(default=16, ge=1, le=4096, description="images per forward pass")
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if len(v) > MAX_PROMPT_CHARS:
+            raise ValueError(f"prompt has {len(v)} characters; the limit is {MAX_PROMPT_CHARS}")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as e:
+            bad = v[e.start]
+            code = ord(bad) - 0xDC00 if 0xDC80 <= ord(bad) <= 0xDCFF else ord(bad)
+            raise ValueError(
+                f"prompt is not valid UTF-8 (byte 0x{code:02x} at position {e.start})"
+            ) from None
+        return v
+
+    @field_validator("guidance", "truncation", mode="before")
+    @classmethod
+    def _finite(cls, v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"must be a finite number, got {v}")
+        return v
+
+    def check_against(
+        self,
+        model: str,
+        process: str,
+        capabilities: tuple[str, ...] | list[str],
+        num_classes: int | None = None,
+    ) -> None:
+        """Raise RequestError if this request asks for something the model cannot do."""
+        caps = set(capabilities)
+        if self.prompt is not None and "text" not in caps:
+            raise RequestError(
+                f"model '{model}' does not take a prompt (it is {_caps(caps)}); drop --prompt"
+            )
+        if self.negative_prompt is not None and "text" not in caps:
+            raise RequestError(f"model '{model}' does not take a negative prompt")
+        if self.label is not None:
+            if "class" not in caps:
+                raise RequestError(
+                    f"model '{model}' does not take a label (it is {_caps(caps)}); drop --label"
+                )
+            if num_classes is not None and self.label >= num_classes:
+                raise RequestError(
+                    f"label {self.label} is out of range for '{model}'; use 0..{num_classes - 1}"
+                )
+        if self.image is not None and not caps & {"image", "control"}:
+            raise RequestError(f"model '{model}' does not take an input image; drop --image")
+        if process == "one-shot":
+            for name in ("steps", "guidance"):
+                if getattr(self, name) is not None:
+                    raise RequestError(
+                        f"--{name} does not apply to '{model}': it draws images in one shot"
+                    )
+
+
+def _caps(caps: set[str]) -> str:
+    return "/".join(sorted(caps))
+
+
+class FileEntry(Strict):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class ZooSection(Strict):
+    """The `zoo:` block of a model card: what the zoo needs to load the model."""
+
+    family: str = Field(pattern=ID_PATTERN)
+    api: int = Field(default=1, ge=1, description="plugin API version the card was written for")
+    files: dict[str, FileEntry] = Field(min_length=1, description="weight files and their hashes")
+    revision: str | None = Field(default=None, description="commit the files were pinned to")
+    dataset: str | None = None
+    default_sampler: str | None = None
+    training: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    parameters: int | None = Field(default=None, ge=0)
+
+    @field_validator("files")
+    @classmethod
+    def _safe_names(cls, v: dict[str, FileEntry]) -> dict[str, FileEntry]:
+        for name in v:
+            if not re.fullmatch(r"[\w.-]+\.safetensors", name) or name.startswith("."):
+                raise ValueError(
+                    f"weight file '{name}' must be a plain '*.safetensors' name in the model folder"
+                )
+        return v
+
+
+class ModelCard(BaseModel):
+    """YAML front matter of a model's README.md, compatible with the Hub's card format.
+
+    Hub fields we do not know are kept (third-party cards carry many); the `zoo`
+    section is ours and is strict.
+    """
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+
+    license: str | None = None
+    library_name: str | None = None
+    pipeline_tag: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
+    model_index: list[dict[str, Any]] | None = Field(default=None, alias="model-index")
+    zoo: ZooSection
+
+    def unknown_fields(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())

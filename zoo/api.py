@@ -1,0 +1,204 @@
+"""The Python API: ``zoo.load(name)`` gives a Model; ``model.sample(...)`` gives Samples.
+
+model = zoo.load("cgan-digits")
+samples = model.sample(n=8, seed=0, label=7)
+samples.images        # (8, 1, 16, 16) float in [0, 1]
+samples.save("sevens.png")      # a grid; a folder path writes one PNG per image
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo import __version__
+from zoo.catalog import Resolved, resolve
+from zoo.device import manager, seeds_for
+from zoo.registry.discovery import get_registry, load_object
+from zoo.registry.errors import NumericsError, RequestError
+from zoo.registry.schemas import SampleRequest
+
+if TYPE_CHECKING:
+    import torch
+
+    from zoo.registry.contracts import Generator
+
+
+@dataclass
+class Samples:
+    """Images in [0, 1] with the parameters that reproduce them.
+
+    Attributes:
+        images: (N, C, H, W) float tensor in [0, 1] on the CPU.
+        records: one dict per image, each enough to draw that image alone.
+        request: the parameters of the whole request (for grids).
+    """
+
+    images: torch.Tensor
+    records: list[dict[str, Any]]
+    request: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def pil(self) -> list[Any]:
+        from zoo.images import to_pil
+
+        return to_pil(self.images)
+
+    def save(self, out: str | Path, *, nrow: int | None = None, force: bool = False) -> list[Path]:
+        """Write a grid (``out`` ends in .png) or a folder of one PNG per image.
+
+        Returns the written paths. Existing files are kept unless ``force``.
+        """
+        from zoo.images import grid, save_png, to_pil
+
+        out = Path(out)
+        if out.suffix.lower() == ".png":
+            if out.exists() and not force:
+                raise RequestError(f"{out} exists; choose another path or pass --force")
+            save_png(to_pil(grid(self.images, nrow))[0], out, self.request)
+            return [out]
+        if out.exists() and not out.is_dir():
+            raise RequestError(f"{out} exists and is not a folder; give a .png path or a folder")
+        paths = [out / f"{r['seed']:06d}.png" for r in self.records]
+        clash = [p for p in paths if p.exists()]
+        if clash and not force:
+            raise RequestError(f"{clash[0]} exists; choose another folder or pass --force")
+        for img, rec, path in zip(to_pil(self.images), self.records, paths, strict=True):
+            save_png(img, path, rec)
+        return paths
+
+
+class Model:
+    """A loaded model: its card, its generator on a device, and ``sample``."""
+
+    def __init__(self, resolved: Resolved, generator: Generator, device: torch.device) -> None:
+        self.resolved = resolved
+        self.generator = generator
+        self.device = device
+
+    @property
+    def id(self) -> str:
+        return self.resolved.name
+
+    @property
+    def card(self) -> Any:
+        return self.resolved.card
+
+    def __repr__(self) -> str:
+        r = self.resolved
+        return f"Model({r.name!r}, family={r.family.name!r}, device={str(self.device)!r})"
+
+    def sample(self, n: int = 1, seed: int = 0, **options: Any) -> Samples:
+        """Draw ``n`` images; image i is seeded ``seed + i``.
+
+        Options are the fields of ``SampleRequest`` (prompt, label, steps,
+        sampler, guidance, truncation, image, batch_size).
+        """
+        try:
+            request = SampleRequest(n=n, seed=seed, **options)
+        except Exception as err:
+            from pydantic import ValidationError
+
+            if isinstance(err, ValidationError):
+                raise RequestError(format_validation(err)) from None
+            raise
+        return self.run(request)
+
+    def run(self, request: SampleRequest) -> Samples:
+        import torch
+
+        r = self.resolved
+        request.check_against(r.name, r.family.process, r.family.capabilities, r.num_classes)
+        sampler_name = (
+            request.sampler or r.card.zoo.default_sampler or self.generator.default_sampler()
+        )
+        reg = get_registry()
+        spec = reg.sampler(sampler_name)
+        if spec.process != r.family.process:
+            raise RequestError(
+                f"sampler '{sampler_name}' draws {spec.process} models; '{r.name}' is {r.family.process}"
+            )
+        sampler = load_object(spec.sampler)()
+        seeds = seeds_for(request.seed, request.n)
+        images = sampler.sample(self.generator, request, seeds, self.device)
+        if not torch.isfinite(images).all():
+            raise NumericsError(f"model '{r.name}' produced NaN/Inf values (try --dtype float32)")
+        base = {
+            "model": r.name,
+            "revision": r.revision,
+            "family": r.family.name,
+            "sampler": sampler_name,
+            "zoo": __version__,
+        }
+        asked = request.model_dump(
+            exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
+        )
+        records = []
+        cond = (
+            self.generator.conditions(request, seeds)
+            if hasattr(self.generator, "conditions")
+            else {}
+        )
+        labels = cond.get("label")
+        for k, s in enumerate(seeds):
+            rec = {**base, **asked, "seed": s, "n": 1}
+            if labels is not None and "label" not in asked:
+                rec["drawn_label"] = int(labels[k])
+            records.append(rec)
+        whole = {**base, **asked, "seed": request.seed, "n": request.n}
+        return Samples(images=images, records=records, request=whole)
+
+
+def format_validation(err: Any) -> str:
+    """One line from a pydantic ValidationError: 'field: reason'."""
+    parts = []
+    for e in err.errors()[:3]:
+        loc = ".".join(str(p) for p in e["loc"]) or "value"
+        parts.append(f"{loc}: {e['msg']}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def build_generator(resolved: Resolved, dtype: torch.dtype | None = None) -> Generator:
+    """Build the family's network from config.json and load its verified weights."""
+    from pydantic import ValidationError
+
+    from zoo.registry.errors import CardError
+    from zoo.weights import apply_weights, load_weights, refuse_pickles, verify_files
+
+    cls = load_object(resolved.family.generator)
+    try:
+        config = cls.config_class(**resolved.config)
+    except ValidationError as err:
+        raise CardError(f"{resolved.folder}/config.json: {format_validation(err)}") from None
+    generator = cls(config)
+    refuse_pickles(resolved.folder)
+    verify_files(resolved.folder, resolved.card.zoo.files, resolved.name)
+    state: dict[str, Any] = {}
+    for fname in sorted(resolved.card.zoo.files):
+        state.update(load_weights(resolved.folder / fname))
+    apply_weights(generator.networks(), state, where=resolved.name)
+    if dtype is not None:
+        generator.to("cpu", dtype)
+    return generator.eval()
+
+
+def load(name: str, *, device: str | None = None, dtype: str | None = None) -> Model:
+    """Load a model by registered id, folder path, or ``hf:org/name[@revision]``.
+
+    Loaded generators are kept by the device manager, so loading the same model
+    twice in a process reuses it.
+    """
+    dm = manager(device)
+    resolved = resolve(name)
+    torch_dtype = dm.dtype(dtype)
+    key = f"{resolved.folder.resolve()}@{resolved.revision}:{torch_dtype}"
+    generator = dm.get(key, lambda: build_generator(resolved, torch_dtype))
+    return Model(resolved, generator, dm.device)
+
+
+def describe(name: str) -> Resolved:
+    """Card, config and family of a model without loading weights (no torch)."""
+    return resolve(name)

@@ -1,0 +1,158 @@
+"""What models exist and what they can do, without importing torch.
+
+Resolves a user's model name (registered id, folder path, or
+``hf:org/name[@revision]``) to a folder and reads its card and config, so that
+requests can be validated before any weights are loaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.registry.cards import read_card, read_config
+from zoo.registry.discovery import Registry, get_registry
+from zoo.registry.errors import CardError, UnknownModelError, ZooError
+from zoo.registry.schemas import FamilySpec, ModelCard, ModelSpec
+
+HUB_PREFIX = "hf:"
+
+
+@dataclass
+class Resolved:
+    """A model name resolved to a folder with its card, config and family."""
+
+    name: str  # what the user typed, canonical (registered id, hf:..., or path)
+    folder: Path
+    card: ModelCard
+    body: str
+    config: dict[str, Any]
+    family: FamilySpec
+    source: str  # embedded | local | hub
+    plugin: str
+    revision: str
+
+    @property
+    def num_classes(self) -> int | None:
+        value = self.config.get("num_classes")
+        return value if isinstance(value, int) else None
+
+
+def _is_path(name: str) -> bool:
+    return os.sep in name or name.startswith(".") or Path(name).is_dir()
+
+
+def _revision(card: ModelCard, folder: Path, source: str) -> str:
+    if card.zoo.revision:
+        return card.zoo.revision
+    if source == "hub":
+        return folder.name  # snapshot folders are named by commit
+    first = sorted(card.zoo.files.items())[0][1]
+    return "sha256:" + first.sha256[:12]
+
+
+def resolve(name: str, *, registry: Registry | None = None, download: bool = True) -> Resolved:
+    """Find the folder of a model and read its card; pulls Hub models if needed."""
+    reg = registry or get_registry()
+    if name.startswith(HUB_PREFIX):
+        from zoo import hub
+
+        repo_id, revision = hub.parse_ref(name[len(HUB_PREFIX) :])
+        folder = (
+            hub.snapshot(repo_id, revision, model=name)
+            if download
+            else hub.cached_snapshot(repo_id, revision)
+        )
+        if folder is None:
+            raise UnknownModelError(f"model '{name}' is not in the cache; run `zoo pull {name}`")
+        return _read(name, Path(folder), "hub", "", reg)
+    if _is_path(name):
+        folder = Path(name).expanduser()
+        if not folder.is_dir():
+            raise UnknownModelError(f"no model folder at '{name}'")
+        return _read(str(folder), folder, "local", "", reg)
+    spec = reg.model(name)
+    return resolve_spec(spec, reg, download=download)
+
+
+def resolve_spec(spec: ModelSpec, reg: Registry, *, download: bool = True) -> Resolved:
+    if spec.repo is not None:
+        from zoo import hub
+
+        repo_id, revision = hub.parse_ref(spec.repo)
+        folder = (
+            hub.snapshot(repo_id, revision, model=spec.id)
+            if download
+            else hub.cached_snapshot(repo_id, revision)
+        )
+        if folder is None:
+            raise UnknownModelError(
+                f"model '{spec.id}' is not in the cache; run `zoo pull {spec.id}`"
+            )
+        return _read(spec.id, Path(folder), "hub", spec.plugin, reg)
+    source = "embedded" if spec.plugin == "cards" else "local"
+    return _read(spec.id, Path(spec.path or ""), source, spec.plugin, reg)
+
+
+def _read(name: str, folder: Path, source: str, plugin: str, reg: Registry) -> Resolved:
+    card, body = read_card(folder)
+    config = read_config(folder)
+    family = reg.family(card.zoo.family)
+    return Resolved(
+        name=name,
+        folder=folder,
+        card=card,
+        body=body,
+        config=config,
+        family=family,
+        source=source,
+        plugin=plugin,
+        revision=_revision(card, folder, source),
+    )
+
+
+def list_models(
+    pattern: str | None = None, registry: Registry | None = None
+) -> list[dict[str, Any]]:
+    """Every registered model as a dict: id, family, process, capabilities, source, plugin.
+
+    A model whose card cannot be read (or is a Hub model not yet pulled) is
+    listed with what is known and an ``error``.
+    """
+    reg = registry or get_registry()
+    rows: list[dict[str, Any]] = []
+    for mid in sorted(reg.models):
+        if pattern and not fnmatch.fnmatch(mid, pattern):
+            continue
+        for spec in reg.models[mid]:
+            row: dict[str, Any] = {
+                "id": mid if len(reg.models[mid]) == 1 else f"{spec.plugin}:{mid}",
+                "family": None,
+                "process": None,
+                "capabilities": [],
+                "source": "hub"
+                if spec.repo
+                else ("embedded" if spec.plugin == "cards" else "local"),
+                "plugin": spec.plugin,
+            }
+            if len(reg.models[mid]) > 1:
+                row["error"] = f"id '{mid}' is claimed by " + " and ".join(
+                    s.plugin for s in reg.models[mid]
+                )
+            try:
+                res = resolve_spec(spec, reg, download=False)
+            except (ZooError, CardError) as err:
+                row.setdefault("error", str(err))
+            else:
+                row.update(
+                    family=res.family.name,
+                    process=res.family.process,
+                    capabilities=list(res.family.capabilities),
+                    dataset=res.card.zoo.dataset,
+                    parameters=res.card.zoo.parameters,
+                )
+            rows.append(row)
+    return rows

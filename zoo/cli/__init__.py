@@ -1,0 +1,147 @@
+"""The ``zoo`` command line. Commands live one per module and are imported on use.
+
+Errors meant for the user (ZooError) print one line on stderr and exit with
+their code (2 for bad input); ``--debug`` or ZOO_DEBUG=1 shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from zoo import __version__
+
+# name -> "module:attribute"; imported only when the command runs or --help lists it
+COMMANDS = {
+    "list": "zoo.cli.listing:list_cmd",
+    "info": "zoo.cli.listing:info",
+    "plugins": "zoo.cli.listing:plugins",
+    "sample": "zoo.cli.sample:sample",
+    "pull": "zoo.cli.pull:pull",
+    "train": "zoo.cli.train:train_cmd",
+    "bench": "zoo.cli.train:bench",
+}
+
+SHORT_HELP = {
+    "list": "List models: id, family, process, capabilities, source, plugin.",
+    "info": "Show a model's card.",
+    "plugins": "List plugins, their status and what they register.",
+    "sample": "Draw images from a model into a PNG grid or a folder.",
+    "pull": "Download a model from the Hugging Face Hub into the cache.",
+    "train": "Train a family on a dataset into a model folder.",
+    "bench": "Time sampling from a model (and record it in its card).",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose built-in commands import on use and whose plugins may add more."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from zoo.registry.discovery import get_registry
+
+        get_registry().add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, _, attr = COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        self._add_plugin_commands()
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # built-in commands are described without importing their modules
+        self._add_plugin_commands()
+        rows = [(name, SHORT_HELP[name]) for name in sorted(COMMANDS)]
+        rows += [(n, c.get_short_help_str(60)) for n, c in sorted(self.commands.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            ctx.fail(f"no such command '{name}'{hint} (zoo --help)")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoo")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (or set ZOO_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """zoo: generative image models behind one sampling command.
+
+    \b
+    Examples:
+      zoo list                                   what models there are
+      zoo sample dcgan-digits -n 16 -o grid.png  draw a grid of 16 digits
+      zoo sample cgan-digits --label 7 -n 8      draw eight sevens
+      zoo info dcgan-digits                      read a model's card
+      zoo pull hf:org/name@rev                   fetch a model from the Hub
+
+    Models come from the zoo's own cards, from installed plugins, from a local
+    folder, or from the Hugging Face Hub as hf:org/name[@revision].
+
+    \b
+    Environment: ZOO_DEVICE (cpu, cuda, mps), ZOO_DISABLE_PLUGINS=a,b,
+    ZOO_LOAD_PLUGINS=a,b (allowlist), ZOO_DEBUG=1, HF_HUB_OFFLINE=1.
+    """
+    if debug:
+        os.environ["ZOO_DEBUG"] = "1"
+
+
+def _say(message: str) -> None:
+    """Write one line to stderr, never failing on odd characters."""
+    data = (message.rstrip() + "\n").encode("utf-8", "backslashreplace")
+    sys.stderr.buffer.write(data)
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``zoo`` script."""
+    from zoo.registry.errors import ZooError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("ZOO_DEBUG") == "1" or "--debug" in args
+    try:
+        cli.main(args=args, prog_name="zoo", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _say("zoo: aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        _say("zoo: interrupted")
+        sys.exit(130)
+    except ZooError as e:
+        if debug:
+            raise
+        _say(f"zoo: {e}")
+        sys.exit(e.exit_code)
+    except Exception as e:  # an unexpected failure: still one line unless --debug
+        if debug:
+            raise
+        _say(f"zoo: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""``zoo list``, ``zoo info``, ``zoo plugins``: read the registry and cards; no torch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _escape(text: str, limit: int = 300) -> str:
+    """Terminal-safe: control characters escaped, long text cut."""
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+@click.command("list")
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of models.")
+def list_cmd(pattern: str | None, as_json: bool) -> None:
+    """List models: id, family, process, capabilities, source, plugin.
+
+    PATTERN filters ids with shell wildcards, e.g. 'zoo list "*-digits"'.
+    """
+    from zoo.catalog import list_models
+
+    rows = list_models(pattern)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no models" + (f" match '{pattern}'" if pattern else ""))
+        return
+    table = [
+        [
+            r["id"],
+            r["family"] or "?",
+            r["process"] or "?",
+            ",".join(r["capabilities"]) or "?",
+            r["source"],
+            r["plugin"],
+        ]
+        for r in rows
+    ]
+    click.echo(_table(table, ["ID", "FAMILY", "PROCESS", "CAPABILITIES", "SOURCE", "PLUGIN"]))
+    for r in rows:
+        if r.get("error"):
+            click.echo(f"! {r['id']}: {_escape(r['error'])}", err=True)
+
+
+@click.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the card's data as JSON.")
+def info(model: str, as_json: bool) -> None:
+    """Show the card of MODEL (id, folder path or hf:org/name[@rev])."""
+    from zoo.catalog import resolve
+
+    res = resolve(model)
+    data: dict[str, Any] = res.card.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if as_json:
+        data["id"] = res.name
+        data["folder"] = str(res.folder)
+        data["source"] = res.source
+        data["revision"] = res.revision
+        data["process"] = res.family.process
+        data["capabilities"] = list(res.family.capabilities)
+        data["config"] = res.config
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{res.name}  ({res.source}, revision {res.revision})")
+    click.echo(f"folder: {res.folder}")
+    click.echo(
+        f"family: {res.family.name} ({res.family.process}; {', '.join(res.family.capabilities)})"
+    )
+    click.echo("")
+    click.echo(res.body.strip())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of plugins.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: status (ok, broken, disabled), errors and what each registers.
+
+    Plugins are Python packages with an entry point in the 'zoo.plugins' group.
+    They run with your privileges: install only plugins you trust.
+    Disable some with ZOO_DISABLE_PLUGINS=a,b or allow only some with
+    ZOO_LOAD_PLUGINS=a,b.
+    """
+    from zoo.registry.discovery import get_registry
+
+    reg = get_registry()
+    rows = [p.as_dict() for p in reg.plugins.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = []
+    for p in rows:
+        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registered"].items() if v)
+        dist = f"{p['distribution']} {p['version']}".strip()
+        table.append([p["name"], p["status"], dist, _escape(what, 80)])
+    click.echo(_table(table, ["PLUGIN", "STATUS", "DISTRIBUTION", "REGISTERS"]))
+    for p in rows:
+        for err in p["errors"]:
+            click.echo(f"! {p['name']}: {_escape(err)}")
+    for msg in reg.conflicts:
+        click.echo(f"! {_escape(msg)}")

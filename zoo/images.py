@@ -1,0 +1,123 @@
+"""Image I/O: tensors to PNG with the parameters that reproduce them, grids, reading back.
+
+Every PNG the zoo writes carries a ``zoo`` text chunk holding JSON: the model,
+its revision, the sampler and the per-image seed (or the grid's request), so
+``zoo sample --from image.png`` can draw it again. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.registry.errors import RequestError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+META_KEY = "zoo"
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+
+
+def to_uint8(images: torch.Tensor) -> Any:
+    """(B, C, H, W) float in [0, 1] -> numpy (B, H, W, C) uint8, rounding to nearest."""
+    import torch
+
+    x = images.detach().float().cpu().clamp(0, 1)
+    return (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def to_pil(images: torch.Tensor) -> list[Image.Image]:
+    from PIL import Image
+
+    arr = to_uint8(images)
+    if arr.shape[-1] == 1:
+        return [Image.fromarray(a[..., 0], mode="L") for a in arr]
+    return [Image.fromarray(a, mode="RGB") for a in arr]
+
+
+def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> torch.Tensor:
+    """Tile (B, C, H, W) into one (1, C, H', W') image, ``nrow`` images per row."""
+    import torch
+
+    b, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(b)))
+    rows = math.ceil(b / nrow)
+    out = torch.zeros(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(b):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        out[:, y : y + h, x : x + w] = images[i]
+    return out[None]
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_png(image: Image.Image, path: str | Path, meta: dict[str, Any] | None = None) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    if meta is not None:
+        info.add_text(META_KEY, json.dumps(meta, sort_keys=True, ensure_ascii=True))
+    atomic_write(Path(path), lambda f: image.save(f, format="PNG", pnginfo=info))
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``zoo`` metadata of a PNG written by the zoo."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            text = getattr(im, "text", {}).get(META_KEY)
+    except (OSError, UnidentifiedImageError) as err:
+        raise RequestError(f"cannot read image {path}: {err}") from None
+    if not text:
+        raise RequestError(f"{path} carries no zoo parameters (was it written by `zoo sample`?)")
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        raise RequestError(f"{path}: its zoo parameters are not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise RequestError(f"{path}: its zoo parameters are not a JSON object")
+    return meta
+
+
+def load_image(path: str | Path, channels: int) -> torch.Tensor:
+    """Read an image file as (1, C, H, W) float in [0, 1]."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise RequestError(f"image {path} does not exist") from None
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise RequestError(f"cannot read image {path}: {err}") from None
+    t = torch.from_numpy(arr)
+    t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+    return t[None].contiguous()

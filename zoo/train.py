@@ -1,0 +1,239 @@
+"""``zoo train``: the loop shared by every family; the family's Recipe owns the losses.
+
+Writes a model folder (README.md card, config.json, model.safetensors, a
+sample grid) that ``zoo sample DIR`` loads.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from zoo.registry.discovery import get_registry, load_object
+from zoo.registry.errors import RequestError
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+def parse_sets(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are parsed as JSON when they can be (numbers, lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise RequestError(f"--set expects key=value, got '{item}'")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+def train(
+    family: str,
+    data: str,
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    preset: str = "default",
+    sets: dict[str, Any] | None = None,
+    device: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    argv: list[str] | None = None,
+) -> Path:
+    """Train a family on a dataset and write a loadable model folder to ``out``."""
+    import torch
+    from pydantic import ValidationError
+    from tqdm import tqdm
+
+    from zoo.api import format_validation
+    from zoo.device import DeviceManager
+
+    reg = get_registry()
+    fam = reg.family(family)
+    if fam.trainer is None:
+        raise RequestError(f"family '{family}' has no training recipe")
+    ds = reg.dataset(data)
+    out = Path(out)
+    if (out / "README.md").exists() and not force:
+        raise RequestError(f"{out} already holds a model; choose another --out or pass --force")
+    if steps is not None and steps < 1:
+        raise RequestError("--steps must be at least 1")
+    if batch_size is not None and batch_size < 1:
+        raise RequestError("--batch-size must be at least 1")
+
+    gen_cls = load_object(fam.generator)
+    overrides = dict(sets or {})
+    try:
+        config = gen_cls.config_class.preset(preset, **overrides)
+    except ValidationError as err:
+        raise RequestError(
+            format_validation(err).replace("invalid request", "invalid --set")
+        ) from None
+    steps = steps or int(getattr(config, "steps", 1000))
+    batch_size = batch_size or int(getattr(config, "batch_size", 64))
+
+    dev = DeviceManager.pick(device)
+    torch.manual_seed(seed)
+    loader = load_object(ds.loader)
+    tensors = loader(split="train", image_size=config.image_size)
+    n = tensors["image"].shape[0]
+    generator = gen_cls(config)
+    generator.to(dev)
+    recipe = load_object(fam.trainer)(generator, config, dev)
+
+    order = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=order)
+    pos = 0
+    recent: dict[str, deque[float]] = {}
+    t0 = time.perf_counter()
+    bar = tqdm(
+        range(steps), desc=f"train {family}", unit="step", disable=not progress, file=sys.stderr
+    )
+    for step in bar:
+        if pos + batch_size > n:
+            perm, pos = torch.randperm(n, generator=order), 0
+        idx = perm[pos : pos + batch_size]
+        pos += batch_size
+        batch = {k: v[idx].to(dev) for k, v in tensors.items()}
+        for net in recipe.trainable().values():
+            net.train()
+        losses = recipe.step(batch)
+        for k, v in losses.items():
+            if v != v or v in (float("inf"), float("-inf")):
+                raise RequestError(
+                    f"training diverged at step {step}: {k} = {v}; lower the learning rate"
+                )
+            recent.setdefault(k, deque(maxlen=100)).append(v)
+        if step % 10 == 0:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+    elapsed = time.perf_counter() - t0
+    generator.eval()
+
+    final = {k: sum(v) / len(v) for k, v in recent.items()}
+    command = (
+        argv_command(argv)
+        if argv
+        else (
+            f"zoo train {family} --data {data} --out {out.name} --steps {steps} "
+            f"--batch-size {batch_size} --seed {seed} --preset {preset}"
+            + "".join(f" --set {k}={json.dumps(v)}" for k, v in overrides.items())
+        )
+    )
+    training = {
+        "command": command,
+        "dataset": f"{data} (train split, {n} images at {config.image_size}x{config.image_size})",
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "preset": preset,
+        "time_seconds": round(elapsed, 1),
+        "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        if dev.type == "cpu"
+        else str(dev),
+        "torch": torch.__version__,
+        "recipe": recipe.recipe_summary(),
+        "final_losses": {k: round(v, 4) for k, v in final.items()},
+    }
+    write_model_folder(out, family, data, config, generator, training)
+    return out
+
+
+def argv_command(argv: list[str]) -> str:
+    return "zoo " + " ".join(shlex.quote(a) for a in argv)
+
+
+def write_model_folder(
+    out: Path,
+    family: str,
+    data: str,
+    config: Any,
+    generator: Any,
+    training: dict[str, Any],
+    sampling: dict[str, Any] | None = None,
+) -> None:
+    """Write config.json, the weights, a sample grid and the card (written last)."""
+    from zoo.cardtext import pipeline_tag
+    from zoo.images import atomic_write
+    from zoo.registry.schemas import FileEntry, ModelCard, ZooSection
+    from zoo.weights import save_weights, sha256_file
+
+    reg = get_registry()
+    fam = reg.family(family)
+    out.mkdir(parents=True, exist_ok=True)
+    config_text = json.dumps(config.model_dump(mode="json"), indent=2) + "\n"
+    atomic_write(out / "config.json", lambda f: f.write(config_text.encode()))
+    state = {k: v.detach().float().cpu().contiguous() for k, v in generator.state_dict().items()}
+    save_weights(state, out / WEIGHTS_FILE, {"format": "pt", "family": family})
+    path = out / WEIGHTS_FILE
+    card = ModelCard(
+        license="mit",
+        library_name="zoo",
+        pipeline_tag=pipeline_tag(fam.capabilities),
+        tags=["zoo", family, data],
+        datasets=[data],
+        zoo=ZooSection(
+            family=family,
+            files={WEIGHTS_FILE: FileEntry(sha256=sha256_file(path), size=path.stat().st_size)},
+            dataset=data,
+            training=training,
+            sampling=sampling or {},
+            parameters=generator.parameter_count(),
+        ),
+    )
+    _write_card(out, card)
+    if sampling is None:
+        rewrite_sampling(out, measure_sampling(out))
+
+
+def _write_card(out: Path, card: Any) -> None:
+    from zoo.cardtext import render_body
+    from zoo.images import atomic_write
+    from zoo.registry.cards import render_card
+
+    fam = get_registry().family(card.zoo.family)
+    text = render_card(card, render_body(out.name, card, fam))
+    atomic_write(out / "README.md", lambda f: f.write(text.encode()))
+
+
+def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
+    """Time drawing ``n`` images from the written folder; also write samples.png."""
+    import torch
+
+    from zoo.api import load
+
+    model = load(str(folder), device="cpu")
+    model.sample(n=2, seed=0)  # warm-up
+    t0 = time.perf_counter()
+    model.sample(n=n, seed=0)
+    elapsed = time.perf_counter() - t0
+    samples = model.sample(n=16, seed=0)
+    samples.save(folder / "samples.png", force=True)
+    return {
+        "command": f"zoo bench {folder.name} -n {n}",
+        "images": n,
+        "seconds": round(elapsed, 3),
+        "images_per_second": round(n / elapsed, 1),
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+
+
+def rewrite_sampling(folder: Path, sampling: dict[str, Any]) -> None:
+    """Replace the sampling figures in a model folder's card and re-render it."""
+    from zoo.registry.cards import read_card
+
+    card, _ = read_card(folder)
+    _write_card(
+        folder, card.model_copy(update={"zoo": card.zoo.model_copy(update={"sampling": sampling})})
+    )
