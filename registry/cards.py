@@ -22,16 +22,16 @@ CARD_FILE = "README.md"
 CONFIG_FILE = "config.json"
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors/aliases: refuses 'billion laughs' documents."""
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.YAMLError(
-                f"YAML aliases are not allowed in cards (line {event.start_mark.line + 1})"
-            )
-        return super().compose_node(parent, index)
+
+def _safe_yaml(text: str) -> Any:
+    """Safe YAML without anchors/aliases, so 'billion laughs' documents are refused."""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise yaml.YAMLError(f"YAML aliases are not allowed in cards (line {line})")
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
@@ -48,7 +48,7 @@ def split_front_matter(text: str) -> tuple[str, str]:
 def parse_card_text(text: str, where: str = "card") -> tuple[ModelCard, str]:
     front, body = split_front_matter(text)
     try:
-        data = yaml.load(front, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _safe_yaml(front)
     except yaml.YAMLError as err:
         raise CardError(f"{where}: invalid YAML front matter: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):

@@ -59,8 +59,9 @@ def _names(var: str) -> set[str] | None:
 
 
 def _one_line(err: BaseException) -> str:
-    text = f"{type(err).__name__}: {err}".strip().splitlines()
-    return text[0][:300] if text else type(err).__name__
+    lines = [ln.strip() for ln in f"{type(err).__name__}: {err}".strip().splitlines()]
+    text = " ".join(ln for ln in lines if ln)
+    return text[:300] if text else type(err).__name__
 
 
 class Registry:
@@ -85,22 +86,24 @@ class Registry:
         allow = _names("ZOO_LOAD_PLUGINS")
         deny = _names("ZOO_DISABLE_PLUGINS") or set()
         strict = os.environ.get("ZOO_STRICT_PLUGINS") == "1"
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str]] = {}
         for ep in sorted(entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else ""
             version = dist.version if dist is not None else ""
-            if ep.name in seen and seen[ep.name] != ep.value:
+            if ep.name in seen and seen[ep.name] != (ep.value, dist_name):
+                first_value, first_dist = seen[ep.name]
                 msg = (
-                    f"plugin name '{ep.name}' is claimed by {seen[ep.name]} and {ep.value}"
-                    f" ({dist_name}); the second is not loaded"
+                    f"plugin name '{ep.name}' is claimed by distributions {first_dist or '?'}"
+                    f" ({first_value}) and {dist_name or '?'} ({ep.value}); the second is not"
+                    " loaded (uninstall one of them)"
                 )
                 reg.conflicts.append(msg)
                 warnings.warn(msg, stacklevel=2)
                 continue
             if ep.name in seen:
                 continue  # the same entry point seen twice on sys.path
-            seen[ep.name] = ep.value
+            seen[ep.name] = (ep.value, dist_name)
             info = PluginInfo(ep.name, ep.value, dist_name, version)
             reg.plugins[ep.name] = info
             if (allow is not None and ep.name not in allow) or ep.name in deny:
@@ -124,12 +127,11 @@ class Registry:
     def _broken(self, info: PluginInfo, message: str, strict: bool) -> None:
         info.status = "broken"
         info.errors.append(message)
-        text = (
-            f"zoo: plugin '{info.name}' ({info.distribution or info.module}) is broken: {message}"
-        )
+        origin = f"{info.distribution} {info.version}".strip() or info.module
+        text = f"plugin '{info.name}' ({origin}) is broken: {message}"
         if strict:
-            raise PluginError(text)
-        print(text, file=sys.stderr)
+            raise PluginError(text)  # the CLI prints it as "zoo: ..."
+        print(f"zoo: {text}", file=sys.stderr)
 
     def _add(self, info: PluginInfo, module: Any, strict: bool) -> None:
         wanted = getattr(module, "ZOO_API", hookspecs.API_VERSION)
@@ -169,18 +171,28 @@ class Registry:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[self.pm.get_name(impl.plugin)]
 
-                def register(spec: Any, _info: PluginInfo = info, _schema=schema, _put=put) -> None:
-                    if isinstance(spec, dict):
-                        spec = _schema(**spec)
-                    if not isinstance(spec, _schema):
-                        raise PluginError(
-                            f"expected a {_schema.__name__}, got {type(spec).__name__}"
-                        )
-                    spec = spec.model_copy(update={"plugin": _info.name})
-                    _put(spec, _info)
+                def register(
+                    spec: Any, _info: PluginInfo = info, _schema=schema, _put=put, _hook=hook_name
+                ) -> None:
+                    try:
+                        if isinstance(spec, dict):
+                            spec = _schema(**spec)
+                        if not isinstance(spec, _schema):
+                            raise PluginError(
+                                f"expected a {_schema.__name__}, got {type(spec).__name__}"
+                            )
+                        spec = spec.model_copy(update={"plugin": _info.name})
+                        _put(spec, _info)
+                    except (ValidationError, PluginError) as err:
+                        # only this spec is rejected (P6); the plugin's other ones still count
+                        self._broken(_info, f"{_hook}: rejected {_describe(spec, err)}", strict)
 
                 try:
                     impl.function(register=register)
+                except PluginError as err:
+                    if strict:  # register() already raised it with the plugin named
+                        raise
+                    self._broken(info, f"{hook_name} raised {_one_line(err)}", strict)
                 except ValidationError as err:
                     first = err.errors()[0]
                     where = ".".join(str(p) for p in first["loc"]) or "spec"
@@ -256,6 +268,18 @@ class Registry:
                 impl.function(cli=cli)
             except Exception as err:
                 self._broken(info, f"register_commands raised {_one_line(err)}", False)
+
+
+def _describe(spec: Any, err: Exception) -> str:
+    """'malformed spec 'x' (field: reason)' for a spec that failed validation or was refused."""
+    name = spec.get("id") or spec.get("name") if isinstance(spec, dict) else None
+    name = name or getattr(spec, "id", None) or getattr(spec, "name", None)
+    label = f" {str(name)[:64]!r}" if name else ""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "spec"
+        return f"malformed spec{label} ({where}: {first['msg']})"
+    return f"spec{label}: {err}"
 
 
 def unknown_message(kind: str, name: str, known: Iterable[str], hint: str) -> str:

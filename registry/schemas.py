@@ -35,16 +35,29 @@ class FamilySpec(Strict):
     """A model family: code that builds, samples and trains networks of one kind."""
 
     name: str = Field(pattern=ID_PATTERN, description="family id, e.g. 'dcgan'")
-    process: Process = Field(description="how images are drawn from it")
-    capabilities: tuple[Capability, ...] = Field(
-        min_length=1, description="which conditions a request may carry"
+    kind: Literal["generator", "reference"] = Field(
+        default="generator",
+        description="'reference' for networks the metrics use (classifiers, CLIP): they do not sample",
     )
-    generator: str = Field(pattern=IMPORT_PATH, description="import path of the Generator subclass")
+    process: Process | None = Field(default=None, description="how images are drawn from it")
+    capabilities: tuple[Capability, ...] = Field(
+        default=(), description="which conditions a request may carry"
+    )
+    generator: str = Field(
+        pattern=IMPORT_PATH,
+        description="import path of the Generator subclass (or of the reference network)",
+    )
     trainer: str | None = Field(
         default=None, pattern=IMPORT_PATH, description="import path of the training recipe"
     )
     description: str = Field(default="", max_length=300)
     plugin: str = Field(default="", description="stamped by the registry")
+
+    @model_validator(mode="after")
+    def _generator_fields(self) -> FamilySpec:
+        if self.kind == "generator" and (self.process is None or not self.capabilities):
+            raise ValueError("a generator family needs a process and at least one capability")
+        return self
 
 
 class ModelSpec(Strict):
@@ -128,11 +141,15 @@ class SampleRequest(Strict):
     def check_against(
         self,
         model: str,
-        process: str,
+        process: str | None,
         capabilities: tuple[str, ...] | list[str],
         num_classes: int | None = None,
     ) -> None:
         """Raise RequestError if this request asks for something the model cannot do."""
+        if process is None:
+            raise RequestError(
+                f"model '{model}' is a reference network (used by `zoo eval`); it does not draw images"
+            )
         caps = set(capabilities)
         if self.prompt is not None and "text" not in caps:
             raise RequestError(

@@ -58,7 +58,10 @@ class Samples:
         if out.suffix.lower() == ".png":
             if out.exists() and not force:
                 raise RequestError(f"{out} exists; choose another path or pass --force")
-            save_png(to_pil(grid(self.images, nrow))[0], out, self.request)
+            if len(self) == 1:  # one image is written as itself, not as a 1-image grid
+                save_png(to_pil(self.images)[0], out, self.records[0])
+            else:
+                save_png(to_pil(grid(self.images, nrow))[0], out, self.request)
             return [out]
         if out.exists() and not out.is_dir():
             raise RequestError(f"{out} exists and is not a folder; give a .png path or a folder")
@@ -107,49 +110,60 @@ class Model:
             raise
         return self.run(request)
 
-    def run(self, request: SampleRequest) -> Samples:
+    def run(self, request: SampleRequest, seeds: list[int] | None = None) -> Samples:
+        """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds)."""
         import torch
 
         r = self.resolved
         request.check_against(r.name, r.family.process, r.family.capabilities, r.num_classes)
-        sampler_name = (
-            request.sampler or r.card.zoo.default_sampler or self.generator.default_sampler()
-        )
-        reg = get_registry()
-        spec = reg.sampler(sampler_name)
+        sampler_name = self.sampler_name(request)
+        spec = get_registry().sampler(sampler_name)
         if spec.process != r.family.process:
             raise RequestError(
                 f"sampler '{sampler_name}' draws {spec.process} models; '{r.name}' is {r.family.process}"
             )
         sampler = load_object(spec.sampler)()
-        seeds = seeds_for(request.seed, request.n)
+        seeds = seeds_for(request.seed, request.n) if seeds is None else list(seeds)
         images = sampler.sample(self.generator, request, seeds, self.device)
         if not torch.isfinite(images).all():
             raise NumericsError(f"model '{r.name}' produced NaN/Inf values (try --dtype float32)")
-        base = {
-            "model": r.name,
-            "revision": r.revision,
-            "family": r.family.name,
-            "sampler": sampler_name,
-            "zoo": __version__,
-        }
+        return Samples(
+            images=images, records=self.records(request, seeds), request=self.whole(request)
+        )
+
+    def sampler_name(self, request: SampleRequest) -> str:
+        zoo_card = self.resolved.card.zoo
+        return request.sampler or zoo_card.default_sampler or self.generator.default_sampler()
+
+    def whole(self, request: SampleRequest) -> dict[str, Any]:
+        """The parameters of a whole request (what a grid PNG carries)."""
+        r = self.resolved
         asked = request.model_dump(
             exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
         )
-        records = []
-        cond = (
-            self.generator.conditions(request, seeds)
-            if hasattr(self.generator, "conditions")
-            else {}
-        )
-        labels = cond.get("label")
+        return {
+            "model": r.name,
+            "revision": r.revision,
+            "family": r.family.name,
+            "sampler": self.sampler_name(request),
+            "zoo": __version__,
+            **asked,
+            "seed": request.seed,
+            "n": request.n,
+        }
+
+    def records(self, request: SampleRequest, seeds: list[int]) -> list[dict[str, Any]]:
+        """Per-image parameters: each redraws its image alone (n=1, its own seed)."""
+        base = self.whole(request)
+        conditions = getattr(self.generator, "conditions", None)
+        labels = conditions(request, seeds).get("label") if conditions else None
+        out = []
         for k, s in enumerate(seeds):
-            rec = {**base, **asked, "seed": s, "n": 1}
-            if labels is not None and "label" not in asked:
+            rec = {**base, "seed": s, "n": 1}
+            if labels is not None and request.label is None:
                 rec["drawn_label"] = int(labels[k])
-            records.append(rec)
-        whole = {**base, **asked, "seed": request.seed, "n": request.n}
-        return Samples(images=images, records=records, request=whole)
+            out.append(rec)
+        return out
 
 
 def format_validation(err: Any) -> str:

@@ -75,7 +75,10 @@ def resolve(name: str, *, registry: Registry | None = None, download: bool = Tru
             raise UnknownModelError(f"no model folder at '{name}'")
         return _read(str(folder), folder, "local", "", reg)
     spec = reg.model(name)
-    return resolve_spec(spec, reg, download=download)
+    resolved = resolve_spec(spec, reg, download=download)
+    if ":" in name:  # keep 'plugin:id', so that the PNG records name this claimant again
+        resolved.name = f"{spec.plugin}:{spec.id}"
+    return resolved
 
 
 def resolve_spec(spec: ModelSpec, reg: Registry, *, download: bool = True) -> Resolved:

@@ -86,7 +86,7 @@ def train(
     torch.manual_seed(seed)
     loader = load_object(ds.loader)
     tensors = loader(split="train", image_size=config.image_size)
-    n = tensors["image"].shape[0]
+    n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
     generator.to(dev)
     recipe = load_object(fam.trainer)(generator, config, dev)
@@ -104,7 +104,10 @@ def train(
             perm, pos = torch.randperm(n, generator=order), 0
         idx = perm[pos : pos + batch_size]
         pos += batch_size
-        batch = {k: v[idx].to(dev) for k, v in tensors.items()}
+        batch = {
+            k: v[idx].to(dev) if isinstance(v, torch.Tensor) else [v[i] for i in idx.tolist()]
+            for k, v in tensors.items()
+        }
         for net in recipe.trainable().values():
             net.train()
         losses = recipe.step(batch)

@@ -45,16 +45,17 @@ class OneShotSampler(Sampler):
         if not isinstance(generator, OneShotGenerator):
             raise RequestError(f"the one-shot sampler cannot drive a {generator.process} model")
         shape = generator.latent_shape()
-        dtype = next(iter(generator.networks().values())).parameters().__next__().dtype
+        dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         out = []
-        # 1. Each image is computed alone: batched kernels may round differently
-        #    with the batch size, and an image must not depend on its batch.
-        for seed in seeds:
-            z = latent_for_seed(seed, shape, request.truncation)[None]
-            # 2. conditions (label, ...) come from the request and this image's seed
-            cond = generator.conditions(request, [seed])
+        for i in range(0, len(seeds), request.batch_size):
+            chunk = list(seeds[i : i + request.batch_size])
+            # 1. one latent per image, each from its own seed
+            z = torch.stack([latent_for_seed(s, shape, request.truncation) for s in chunk])
+            # 2. conditions (label, ...) from the request and each image's own seed
+            cond = generator.conditions(request, chunk)
             cond = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}
-            # 3. one pass through the generator
+            # 3. one pass through the generator (eval mode: no batch statistics, so an
+            #    image does not depend on its batch; zoo.testing checks this per family)
             x = generator.generate(z.to(device=device, dtype=dtype), cond)
             out.append(x.float().cpu())
         return torch.cat(out).clamp(0, 1)

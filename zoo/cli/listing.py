@@ -113,3 +113,20 @@ def plugins(as_json: bool) -> None:
             click.echo(f"! {p['name']}: {_escape(err)}")
     for msg in reg.conflicts:
         click.echo(f"! {_escape(msg)}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of datasets.")
+def datasets(as_json: bool) -> None:
+    """List datasets (all available offline). 'folder:PATH' loads your own images too."""
+    from zoo.registry.discovery import get_registry
+
+    rows = [
+        {"name": d.name, "description": d.description, "plugin": d.plugin}
+        for d in sorted(get_registry().datasets.values(), key=lambda d: d.name)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table([[r["name"], r["plugin"], r["description"]] for r in rows],
+                      ["DATASET", "PLUGIN", "DESCRIPTION"]))

@@ -158,12 +158,20 @@ def sample(
 
     from zoo.api import load
 
+    from zoo.bulk import world, write_folder
+
+    grid = target.suffix.lower() == ".png"
+    if grid and world()[1] > 1:
+        raise RequestError("a grid (.png) cannot be split across workers; give a folder as -o")
     loaded = load(model, device=device, dtype=dtype)
-    samples = loaded.run(request)
-    paths = samples.save(target, force=force)
-    click.echo(
-        str(target) if target.suffix.lower() == ".png" else f"{target}/ ({len(paths)} images)"
-    )
+    if grid:
+        loaded.run(request).save(target, force=force)
+        click.echo(str(target))
+    else:
+        written = write_folder(loaded, request, target, force=force)
+        skipped = len(range(world()[0], request.n, world()[1])) - written
+        note = f", {skipped} already there" if skipped else ""
+        click.echo(f"{target}/ ({written} images written{note})")
 
 
 def _check_out(target: Path, force: bool) -> None:

@@ -1,0 +1,51 @@
+"""Shared fixtures: run the CLI in a subprocess, and a tiny trained model folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_zoo(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `zoo ARGS` in a fresh process; returns the completed process (text)."""
+    base = {k: v for k, v in os.environ.items() if k != "ZOO_DEBUG"}
+    full_env = {**base, "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        errors="replace",
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dcgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dcgan model folder trained for 3 steps at the tiny preset (8x8)."""
+    from zoo.train import train
+
+    out = tmp_path_factory.mktemp("models") / "dcgan-tiny"
+    train("dcgan", "digits", out, preset="tiny", steps=3, seed=0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from zoo.train import train
+
+    out = tmp_path_factory.mktemp("models") / "cgan-tiny"
+    train("cgan", "digits", out, preset="tiny", steps=3, seed=0, progress=False)
+    return out

@@ -1,0 +1,57 @@
+"""Bulk generation: streamed to a folder, resumable, and the same with 2 workers as with 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import run_zoo
+
+
+def files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_resume_skips_what_is_there(tiny_dcgan, tmp_path) -> None:
+    out = tmp_path / "d"
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "10", "--batch-size", "4", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    first = files(out)
+    assert len(first) == 10
+    for name in ("000002.png", "000007.png", "000009.png"):
+        (out / name).unlink()
+    (out / "000004.png").write_bytes(b"half a file")  # an unreadable leftover is redrawn
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "10", "--batch-size", "4", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "4 images written, 6 already there" in proc.stdout
+    assert files(out) == first
+
+
+def test_other_parameters_in_the_folder_are_an_error(tiny_dcgan, tmp_path) -> None:
+    out = tmp_path / "d"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "2", "--truncation", "0.5", "-o", str(out))
+    assert proc.returncode == 2 and "other parameters" in proc.stderr
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "--truncation", "0.5", "-o", str(out),
+                   "--force").returncode == 0
+
+
+def test_two_workers_write_the_same_files_as_one(tiny_dcgan, tmp_path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "9", "--seed", "5", "-o", str(one)).returncode == 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "zoo", "sample", str(tiny_dcgan), "-n", "9", "--seed", "5", "-o", str(two)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "5 images written" in proc.stdout and "4 images written" in proc.stdout
+    assert files(one) == files(two)
+
+
+def test_grid_cannot_be_sharded(tiny_dcgan, tmp_path) -> None:
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "4", "-o", str(tmp_path / "g.png"),
+                   env={"WORLD_SIZE": "2", "RANK": "0"})
+    assert proc.returncode == 2 and "cannot be split across workers" in proc.stderr

@@ -1,0 +1,92 @@
+"""Model cards: front matter parsing and schema (C rows of RELIABILITY.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoo.registry.cards import parse_card_text, read_card, read_config, render_card
+from zoo.registry.errors import CardError
+from zoo.registry.schemas import FileEntry, ModelCard, ZooSection
+
+SHA = "0" * 64
+
+
+def card_text(zoo_block: str, extra: str = "") -> str:
+    return f"---\nlicense: mit\n{extra}zoo:\n{zoo_block}---\n\n# body\n"
+
+
+GOOD = f"  family: dcgan\n  files:\n    model.safetensors:\n      sha256: '{SHA}'\n      size: 10\n"
+
+
+def test_round_trip() -> None:
+    card = ModelCard(
+        license="mit",
+        library_name="zoo",
+        tags=["zoo"],
+        zoo=ZooSection(family="dcgan", files={"model.safetensors": FileEntry(sha256=SHA, size=3)}),
+    )
+    text = render_card(card, "# hello\n")
+    back, body = parse_card_text(text)
+    assert back == card
+    assert body.strip() == "# hello"
+
+
+def test_missing_zoo_section() -> None:  # C1
+    with pytest.raises(CardError, match="missing field 'zoo'"):
+        parse_card_text("---\nlicense: mit\n---\n")
+
+
+def test_missing_required_field_names_its_path() -> None:  # C1
+    with pytest.raises(CardError, match=r"zoo\.files: Field required"):
+        parse_card_text(card_text("  family: dcgan\n"))
+
+
+def test_unknown_zoo_field_is_refused() -> None:  # C2: our section is strict
+    with pytest.raises(CardError, match=r"zoo\.famly"):
+        parse_card_text(card_text(GOOD + "  famly: x\n"))
+
+
+def test_unknown_top_level_field_warns() -> None:  # C2: third-party cards keep theirs
+    with pytest.warns(UserWarning, match="mystery"):
+        parse_card_text(card_text(GOOD, extra="mystery: 1\n"))
+
+
+def test_nan_in_card_is_refused() -> None:  # C3
+    with pytest.raises(CardError, match="zoo.parameters"):
+        parse_card_text(card_text(GOOD + "  parameters: .nan\n"))
+
+
+def test_alias_bomb_is_refused() -> None:  # C4
+    bomb = "---\na: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n---\n"
+    with pytest.raises(CardError, match="aliases are not allowed"):
+        parse_card_text(bomb)
+
+
+def test_huge_card_is_refused(tmp_path) -> None:  # C4
+    (tmp_path / "README.md").write_text("---\n" + "#" * (2 << 20) + "\n---\n")
+    with pytest.raises(CardError, match="limit"):
+        read_card(tmp_path)
+
+
+def test_no_front_matter() -> None:
+    with pytest.raises(CardError, match="no YAML front matter"):
+        parse_card_text("# just markdown\n")
+
+
+def test_weight_name_escaping_the_folder_is_refused() -> None:  # W15 / H14
+    block = (
+        f"  family: dcgan\n  files:\n    ../x.safetensors:\n      sha256: '{SHA}'\n      size: 1\n"
+    )
+    with pytest.raises(CardError, match="plain"):
+        parse_card_text(card_text(block))
+
+
+def test_missing_card_file(tmp_path) -> None:  # C7
+    with pytest.raises(CardError, match="has no README.md card"):
+        read_card(tmp_path)
+
+
+def test_bad_config_json(tmp_path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(CardError, match="not valid JSON"):
+        read_config(tmp_path)
