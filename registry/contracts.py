@@ -40,17 +40,15 @@ class FamilyConfig(BaseModel):
         return cls(**{**cls.PRESETS[name], **overrides})
 
 
-class Generator(ABC):
-    """A loaded model that turns a request into images.
+class Network(ABC):
+    """Something the zoo builds from a config and loads weights into.
 
-    Subclasses set the class attributes, build their networks in ``__init__``
-    from a config, and expose them through ``networks()``; the zoo saves and
-    loads their weights as ``<part>.<param>`` keys in one safetensors file.
+    Subclasses set ``family`` and ``config_class``, build their networks in
+    ``__init__`` and expose them through ``networks()``; the zoo saves and loads
+    their weights as ``<part>.<param>`` keys in one safetensors file.
     """
 
     family: ClassVar[str]
-    process: ClassVar[Process]
-    capabilities: ClassVar[tuple[Capability, ...]]
     config_class: ClassVar[type[FamilyConfig]]
 
     def __init__(self, config: FamilyConfig) -> None:
@@ -58,7 +56,38 @@ class Generator(ABC):
 
     @abstractmethod
     def networks(self) -> dict[str, torch.nn.Module]:
-        """The parts whose weights are saved and loaded (used at sampling time)."""
+        """The parts whose weights are saved and loaded."""
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Network:
+        for net in self.networks().values():
+            net.to(device=device, dtype=dtype)
+        return self
+
+    def eval(self) -> Network:
+        for net in self.networks().values():
+            net.eval()
+        return self
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for net in self.networks().values() for p in net.parameters())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for part, net in self.networks().items():
+            for key, value in net.state_dict().items():
+                out[f"{part}.{key}"] = value
+        return out
+
+
+class Generator(Network):
+    """A loaded model that turns a request into images.
+
+    Besides ``family`` and ``config_class`` it declares its ``process`` and
+    ``capabilities``; ``networks()`` returns what sampling needs.
+    """
+
+    process: ClassVar[Process]
+    capabilities: ClassVar[tuple[Capability, ...]]
 
     @property
     def num_classes(self) -> int | None:
@@ -74,25 +103,30 @@ class Generator(ABC):
     def default_sampler(self) -> str:
         return {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}[self.process]
 
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Generator:
-        for net in self.networks().values():
-            net.to(device=device, dtype=dtype)
-        return self
 
-    def eval(self) -> Generator:
-        for net in self.networks().values():
-            net.eval()
-        return self
+class ReferenceNetwork(Network):
+    """A network the metrics use in place of Inception or CLIP (family kind 'reference').
 
-    def parameter_count(self) -> int:
-        return sum(p.numel() for net in self.networks().values() for p in net.parameters())
+    Image inputs are (B, C, H, W) in [0, 1] at the size of its dataset; it
+    resizes nothing itself.
+    """
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
-        for part, net in self.networks().items():
-            for key, value in net.state_dict().items():
-                out[f"{part}.{key}"] = value
-        return out
+    @property
+    def num_features(self) -> int:
+        """Length of the feature vector (FID, KID, precision/recall use it)."""
+        return int(self.config.num_features)  # type: ignore[attr-defined]
+
+    @abstractmethod
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [0, 1] -> (B, num_features) float."""
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Class logits (B, K) for the Inception Score, or None if it has no classes."""
+        return None
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor | None:
+        """(len(texts), D) text embeddings for CLIP-like networks, else None."""
+        return None
 
 
 class OneShotGenerator(Generator):
@@ -149,7 +183,7 @@ class Recipe(ABC):
     owns the losses and optimisers.
     """
 
-    def __init__(self, generator: Generator, config: FamilyConfig, device: torch.device) -> None:
+    def __init__(self, generator: Network, config: FamilyConfig, device: torch.device) -> None:
         self.generator = generator
         self.config = config
         self.device = device
@@ -164,6 +198,20 @@ class Recipe(ABC):
     def trainable(self) -> dict[str, torch.nn.Module]:
         """Every network the recipe trains, including those not shipped (critics)."""
         return self.generator.networks()
+
+    def optimizers(self) -> dict[str, Any]:
+        """Optimisers (and LR schedulers) whose state a checkpoint must keep.
+
+        Default: every attribute with ``state_dict``/``load_state_dict`` that is
+        not a network, found by name; override to be explicit.
+        """
+        import torch
+
+        return {
+            name: value
+            for name, value in sorted(vars(self).items())
+            if isinstance(value, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler))
+        }
 
     def recipe_summary(self) -> dict[str, Any]:
         """What the card records about the recipe (loss, optimiser, schedule)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -99,7 +98,7 @@ class Registry:
                     " loaded (uninstall one of them)"
                 )
                 reg.conflicts.append(msg)
-                warnings.warn(msg, stacklevel=2)
+                print(f"zoo: warning: {msg}", file=sys.stderr)
                 continue
             if ep.name in seen:
                 continue  # the same entry point seen twice on sys.path

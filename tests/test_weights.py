@@ -477,20 +477,22 @@ def test_failed_save_keeps_the_previous_file(
     save_weights(linear_state(), path)
     before = path.read_bytes()
 
-    def disk_full(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"half a fi")
+    import zoo.weights
+
+    def disk_full(tensors, metadata=None):
+        yield b"half a fi"
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    monkeypatch.setattr(zoo.weights, "_serialize", disk_full)
     with pytest.raises(ResourceError, match="disk full while writing"):
         save_weights({"x": torch.zeros(1000)}, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
 
-    def broken(tensors, filename, metadata=None):
+    def broken(tensors, metadata=None):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    monkeypatch.setattr(zoo.weights, "_serialize", broken)
     with pytest.raises(RuntimeError):
         save_weights({"x": torch.zeros(1)}, path)
     assert path.read_bytes() == before
@@ -560,3 +562,31 @@ def test_cached_file_errors_point_at_pull(tmp_path: Path) -> None:
     path.write_bytes(good_bytes()[:-3])
     with pytest.raises(IntegrityError, match=r"run `zoo pull --force hf:org/tiny`"):
         load_weights(path)
+
+
+def test_saved_bytes_are_reproducible_and_standard(tmp_path: Path) -> None:
+    """Same weights, same bytes, in every process; and safetensors reads them back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from zoo.weights import save_weights\n"
+        "torch.manual_seed(0)\n"
+        "state = {'b.w': torch.randn(3, 2), 'a.step': torch.tensor(4.0), "
+        "'c.i': torch.arange(5), 'd.u': torch.zeros(0, 3, dtype=torch.uint8), "
+        "'e.h': torch.ones(2, dtype=torch.bfloat16)}\n"
+        "save_weights(state, sys.argv[1], {'z': '1', 'a': '2', 'm': '3'})\n"
+    )
+    paths = [tmp_path / f"{i}.safetensors" for i in range(3)]
+    for p in paths:
+        subprocess.run([sys.executable, "-c", code, str(p)], check=True)
+    assert paths[0].read_bytes() == paths[1].read_bytes() == paths[2].read_bytes()
+    from safetensors import safe_open
+
+    with safe_open(str(paths[0]), "pt") as f:
+        assert f.metadata() == {"a": "2", "m": "3", "z": "1"}
+        assert f.get_tensor("c.i").tolist() == [0, 1, 2, 3, 4]
+        assert f.get_tensor("e.h").dtype == torch.bfloat16
+        assert f.get_tensor("d.u").shape == (0, 3)
+    check_file(paths[0])

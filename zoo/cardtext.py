@@ -39,6 +39,60 @@ def _table(rows: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
+    """The "## Evaluation" section: per result, a table of each metric beside its reference rows.
+
+    `zoo eval --write-card` stores the rows in each metric's ``args``
+    (``real_vs_real``, ``untrained``) with ``n``, ``seed`` and ``sampler``; metrics
+    measured with other settings get a table of their own.
+    """
+    from zoo.evaluate import METRICS
+
+    parts = ["## Evaluation", ""]
+    intro_done = False
+    for entry in model_index:
+        for result in entry.get("results", []):
+            ds = result.get("dataset", {})
+            groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+            for m in result.get("metrics", []):
+                a = m.get("args") or {}
+                key = (a.get("n"), a.get("seed"), a.get("sampler"), a.get("n_real"))
+                groups.setdefault(key, []).append(m)
+            for (n, seed, sampler, n_real), metrics in groups.items():
+                split = f" {ds['split']}" if ds.get("split") else ""
+                where = f"the `{ds.get('name')}`{split} split"
+                if n_real:
+                    where += f" ({_count(n_real)} images)"
+                how = f"Measured by `zoo eval` against {where}"
+                if n is not None:
+                    how += f" with {_count(n)} generated images (seed {seed}, sampler `{sampler}`)"
+                parts += [how + ".", ""]
+                if not intro_done:
+                    parts += [
+                        "Beside each figure, the same metric for real data (train-split images "
+                        "against the test split, same number: what a perfect generator would "
+                        "reach) and for an untrained generator of this family (this config, "
+                        "fresh weights seeded 0: a floor). ↓ lower is better, ↑ higher.",
+                        "",
+                    ]
+                    intro_done = True
+                parts += ["| metric | this model | real vs real | untrained |"]
+                parts += ["| --- | ---: | ---: | ---: |"]
+                for m in metrics:
+                    info = METRICS.get(str(m.get("type")))
+                    arrow = "" if info is None else (" ↑" if info.higher_is_better else " ↓")
+                    a = m.get("args") or {}
+                    cells = [m.get("value"), a.get("real_vs_real"), a.get("untrained")]
+                    shown = " | ".join("-" if v is None else _fmt(v) for v in cells)
+                    parts.append(f"| {m.get('name', m.get('type'))}{arrow} | {shown} |")
+                parts.append("")
+    return parts
+
+
 def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
     z = card.zoo
     t = z.training
@@ -46,28 +100,47 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
     parts = [f"# {model_id}", ""]
     parts.append(
         f"A `{family.name}` model ({family.description or family.process}) "
-        f"trained by the zoo on the `{z.dataset}` dataset. Parameters used for sampling: "
+        f"trained by the zoo on the `{z.dataset}` dataset. Parameters: "
         f"{z.parameters:,}."
         if z.parameters is not None
         else f"A `{family.name}` model."
     )
-    parts += ["", "![samples](samples.png)", ""]
-    parts += ["## Use", "", "```bash"]
-    example = f"zoo sample {model_id} -n 16 --seed 0 -o grid.png"
-    if "class" in family.capabilities:
-        example = f"zoo sample {model_id} --label 7 -n 8 --seed 0 -o sevens.png"
-    parts += [
-        example,
-        "```",
-        "",
-        "```python",
-        "import zoo",
-        "",
-        f'model = zoo.load("{model_id}")',
-        "samples = model.sample(n=16, seed=0)  # samples.images: (16, C, H, W) in [0, 1]",
-        "```",
-        "",
-    ]
+    if family.kind == "reference":
+        parts += [
+            "",
+            "A reference network: `zoo eval` uses its features and logits in place of",
+            "Inception's (FID, IS, KID, precision/recall) or CLIP's.",
+            "",
+        ]
+        parts += [
+            "## Use",
+            "",
+            "```python",
+            "import zoo",
+            "",
+            f'net = zoo.load("{model_id}").network',
+            "features = net.features(images)  # images: (B, C, H, W) in [0, 1]",
+            "```",
+            "",
+        ]
+    else:
+        parts += ["", "![samples](samples.png)", ""]
+        parts += ["## Use", "", "```bash"]
+        example = f"zoo sample {model_id} -n 16 --seed 0 -o grid.png"
+        if "class" in family.capabilities:
+            example = f"zoo sample {model_id} --label 1 -n 8 --seed 0 -o label1.png"
+        parts += [
+            example,
+            "```",
+            "",
+            "```python",
+            "import zoo",
+            "",
+            f'model = zoo.load("{model_id}")',
+            "samples = model.sample(n=16, seed=0)  # samples.images: (16, C, H, W) in [0, 1]",
+            "```",
+            "",
+        ]
     if t:
         parts += ["## Training", "", f"Reproduce with `{t.get('command', '')}`.", ""]
         rows = {k: v for k, v in t.items() if k not in ("command", "recipe", "final_losses")}
@@ -80,12 +153,7 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
         parts += ["## Sampling speed", "", f"Measured by `{s.get('command', '')}`.", ""]
         parts += [_table({k: v for k, v in s.items() if k != "command"}), ""]
     if card.model_index:
-        parts += ["## Evaluation", ""]
-        for entry in card.model_index:
-            for result in entry.get("results", []):
-                for m in result.get("metrics", []):
-                    parts.append(f"- {m.get('name', m.get('type'))}: {_fmt(m.get('value'))}")
-        parts.append("")
+        parts += _evaluation(card.model_index)
     parts += [
         "## Limitations",
         "",

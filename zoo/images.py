@@ -61,6 +61,7 @@ def atomic_write(path: Path, write: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; others may need to read
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -72,6 +73,12 @@ def atomic_write(path: Path, write: Any) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_png(image: Image.Image, path: str | Path, meta: dict[str, Any] | None = None) -> None:

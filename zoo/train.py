@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import platform
 import shlex
+import shutil
 import sys
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+from zoo import checkpoint
+from zoo.data import check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
 
@@ -49,6 +52,8 @@ def train(
     force: bool = False,
     progress: bool = True,
     argv: list[str] | None = None,
+    resume: bool = False,
+    checkpoint_every: int | None = None,
 ) -> Path:
     """Train a family on a dataset and write a loadable model folder to ``out``."""
     import torch
@@ -62,12 +67,18 @@ def train(
     fam = reg.family(family)
     if fam.trainer is None:
         raise RequestError(f"family '{family}' has no training recipe")
-    ds = reg.dataset(data)
+    check_name(data)
     out = Path(out)
-    if (out / "README.md").exists() and not force:
-        raise RequestError(f"{out} already holds a model; choose another --out or pass --force")
+    if (out / "README.md").exists() and not (force or resume):
+        raise RequestError(
+            f"{out} already holds a model; choose another --out, --resume or --force"
+        )
+    if force and not resume and (out / "checkpoints").exists():
+        shutil.rmtree(out / "checkpoints")
     if steps is not None and steps < 1:
         raise RequestError("--steps must be at least 1")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise RequestError("--checkpoint-every must be at least 1")
     if batch_size is not None and batch_size < 1:
         raise RequestError("--batch-size must be at least 1")
 
@@ -84,8 +95,7 @@ def train(
 
     dev = DeviceManager.pick(device)
     torch.manual_seed(seed)
-    loader = load_object(ds.loader)
-    tensors = loader(split="train", image_size=config.image_size)
+    tensors = load_split(data, "train", config.image_size)
     n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
     generator.to(dev)
@@ -93,11 +103,64 @@ def train(
 
     order = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n, generator=order)
-    pos = 0
+    pos, start, spent = 0, 0, 0.0
     recent: dict[str, deque[float]] = {}
+    settings = {
+        "family": family,
+        "data": data,
+        "seed": seed,
+        "batch_size": batch_size,
+        "config": config.model_dump(mode="json"),
+    }
+    if resume:
+        start, state = checkpoint.load_latest(out)
+        if state["settings"] != json.loads(json.dumps(settings)):
+            raise RequestError(
+                f"the checkpoint in {out} was made with other settings (family, data, seed, "
+                "batch size or config); resume with the same ones or start afresh with --force"
+            )
+        if start >= steps:
+            raise RequestError(f"{out} is already trained to step {start}; ask for more --steps")
+        for name, net in recipe.trainable().items():
+            net.load_state_dict(state["networks"][name])
+        for name, opt in recipe.optimizers().items():
+            opt.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["rng"])
+        order.set_state(state["order"])
+        perm, pos, spent = state["perm"], state["pos"], state["seconds"]
+        recent = {k: deque(v, maxlen=100) for k, v in state["recent"].items()}
+    elif (out / "checkpoints" / "latest").exists() and not force:
+        raise RequestError(
+            f"{out} holds a checkpoint of an unfinished run; pass --resume (or --force)"
+        )
+    every = checkpoint_every or max(100, steps // 10)
+
+    def save_checkpoint(step: int) -> None:
+        checkpoint.save(
+            out,
+            step,
+            {
+                "settings": settings,
+                "networks": {k: net.state_dict() for k, net in recipe.trainable().items()},
+                "optimizers": {k: opt.state_dict() for k, opt in recipe.optimizers().items()},
+                "rng": torch.get_rng_state(),
+                "order": order.get_state(),
+                "perm": perm,
+                "pos": pos,
+                "seconds": spent + time.perf_counter() - t0,
+                "recent": {k: list(v) for k, v in recent.items()},
+            },
+        )
+
     t0 = time.perf_counter()
     bar = tqdm(
-        range(steps), desc=f"train {family}", unit="step", disable=not progress, file=sys.stderr
+        range(start, steps),
+        initial=start,
+        total=steps,
+        desc=f"train {family}",
+        unit="step",
+        disable=not progress,
+        file=sys.stderr,
     )
     for step in bar:
         if pos + batch_size > n:
@@ -119,7 +182,10 @@ def train(
             recent.setdefault(k, deque(maxlen=100)).append(v)
         if step % 10 == 0:
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-    elapsed = time.perf_counter() - t0
+        if (step + 1) % every == 0 or step + 1 == steps:
+            save_checkpoint(step + 1)
+    bar.close()
+    elapsed = spent + time.perf_counter() - t0
     generator.eval()
 
     final = {k: sum(v) / len(v) for k, v in recent.items()}
@@ -181,7 +247,9 @@ def write_model_folder(
     card = ModelCard(
         license="mit",
         library_name="zoo",
-        pipeline_tag=pipeline_tag(fam.capabilities),
+        pipeline_tag=pipeline_tag(fam.capabilities)
+        if fam.kind == "generator"
+        else "image-feature-extraction",
         tags=["zoo", family, data],
         datasets=[data],
         zoo=ZooSection(
@@ -194,7 +262,7 @@ def write_model_folder(
         ),
     )
     _write_card(out, card)
-    if sampling is None:
+    if sampling is None and fam.kind == "generator":
         rewrite_sampling(out, measure_sampling(out))
 
 

@@ -16,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import struct
 import uuid
 import warnings
 from collections import Counter
@@ -587,7 +588,6 @@ def save_weights(
         ResourceError: the disk is full (the previous file is left as it was).
     """
     import torch
-    from safetensors.torch import save_file
 
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
@@ -605,8 +605,10 @@ def save_weights(
     try:
         # created with the usual 0o666 & ~umask permissions, unlike mkstemp's 0o600
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        save_file(tensors, tmp, metadata=dict(metadata) if metadata else None)
-        with open(tmp, "rb+") as f:
+        with open(tmp, "wb") as f:
+            for chunk in _serialize(tensors, metadata):
+                f.write(chunk)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -619,6 +621,54 @@ def save_weights(
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_DTYPE_NAMES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
+
+
+def _serialize(
+    tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None
+) -> list[bytes]:
+    """The safetensors bytes of ``tensors``, the same for the same input in every process.
+
+    safetensors' own writer keeps metadata in a hash map whose order changes
+    from process to process, so identical weights would give different files
+    (and hashes); here the header is written with sorted keys.
+    """
+    import torch
+
+    header: dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in sorted(metadata.items())}
+    blobs: list[bytes] = []
+    offset = 0
+    for key in sorted(tensors):
+        t = tensors[key]
+        name = _DTYPE_NAMES.get(str(t.dtype).removeprefix("torch."))
+        if name is None:
+            raise TypeError(f"weight '{key}' has dtype {t.dtype}, which the zoo does not save")
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[key] = {
+            "dtype": name,
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the data 8-byte aligned
+    return [struct.pack("<Q", len(text)), text, *blobs]
 
 
 def _fsync_dir(folder: Path) -> None:

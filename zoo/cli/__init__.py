@@ -25,6 +25,8 @@ COMMANDS = {
     "pull": "zoo.cli.pull:pull",
     "train": "zoo.cli.train:train_cmd",
     "bench": "zoo.cli.train:bench",
+    "eval": "zoo.cli.evaluate:eval_cmd",
+    "leaderboard": "zoo.cli.evaluate:leaderboard",
 }
 
 SHORT_HELP = {
@@ -36,6 +38,8 @@ SHORT_HELP = {
     "pull": "Download a model from the Hugging Face Hub into the cache.",
     "train": "Train a family on a dataset into a model folder.",
     "bench": "Time sampling from a model (and record it in its card).",
+    "eval": "Score a model (FID, IS, ...) beside real-data and untrained rows.",
+    "leaderboard": "Every model x metric from the cards' model-index.",
 }
 
 

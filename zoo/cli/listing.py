@@ -128,5 +128,9 @@ def datasets(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(_table([[r["name"], r["plugin"], r["description"]] for r in rows],
-                      ["DATASET", "PLUGIN", "DESCRIPTION"]))
+    click.echo(
+        _table(
+            [[r["name"], r["plugin"], r["description"]] for r in rows],
+            ["DATASET", "PLUGIN", "DESCRIPTION"],
+        )
+    )

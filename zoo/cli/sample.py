@@ -157,7 +157,6 @@ def sample(
     _check_out(target, force)
 
     from zoo.api import load
-
     from zoo.bulk import world, write_folder
 
     grid = target.suffix.lower() == ".png"

@@ -26,6 +26,12 @@ import click
 )
 @click.option("--device", help="cpu, cuda or mps (default: the best available).")
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --out.")
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    help="Steps between checkpoints (default: steps/10, at least 100).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(
     family: str,
@@ -38,6 +44,8 @@ def train_cmd(
     sets: tuple[str, ...],
     device: str | None,
     force: bool,
+    resume: bool,
+    checkpoint_every: int | None,
     quiet: bool,
 ) -> None:
     """Train FAMILY on a dataset and write a model folder that `zoo sample DIR` loads.
@@ -60,7 +68,9 @@ def train_cmd(
         device=device,
         force=force,
         progress=not quiet,
-        argv=sys.argv[1:] if sys.argv and sys.argv[0].endswith("zoo") else None,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
+        argv=[a for a in sys.argv[1:] if a != "--resume"] if sys.argv[0].endswith("zoo") else None,
     )
     click.echo(str(path))
 
