@@ -14,6 +14,7 @@ from typing import Literal, get_args
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from zoo.registry.errors import RequestError
 
 Split = Literal["train", "val", "test"]
