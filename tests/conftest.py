@@ -49,3 +49,11 @@ def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "cgan-tiny"
     train("cgan", "digits", out, preset="tiny", steps=3, seed=0, progress=False)
     return out
+
+
+def default_sigint() -> None:
+    """preexec_fn for children that must see Ctrl-C: a test run started in the
+    background inherits an ignored SIGINT, which Python would keep ignoring."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

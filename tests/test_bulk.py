@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import run_zoo
+from tests.conftest import default_sigint, run_zoo
 
 
 def files(folder):
@@ -65,7 +65,8 @@ def test_ctrl_c_stops_cleanly(tiny_dcgan, tmp_path) -> None:  # S11
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "zoo", "sample", str(tiny_dcgan), "-n", "100000", "--batch-size", "8",
-         "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "-o", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
     )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("*.png"))) < 16:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import default_sigint
+
 from tests.fakehub import FakeHub
 from zoo import hub as zhub
 from zoo.registry.cards import render_card
@@ -222,6 +224,7 @@ def test_ctrl_c_during_download(fake: FakeHub, home: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         deadline = time.monotonic() + 30

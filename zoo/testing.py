@@ -475,7 +475,7 @@ def _check_round_trip(check: _Check, name: str, config: Any, network: Any, compa
 
 
 def _check_recipe(check: _Check, trainer: str, cls: Any, config: Any) -> None:
-    """Two recipe steps on a random batch (images, and labels if the config has classes)."""
+    """Two recipe steps on a random batch (images, captions, and labels if the config has classes)."""
     import torch
 
     from zoo.registry.contracts import Recipe
@@ -499,7 +499,11 @@ def _check_recipe(check: _Check, trainer: str, cls: Any, config: Any) -> None:
         "Recipe.trainable() must map names to torch.nn.Module",
     )
     b = 4
-    batch = {"image": _reference_input(check, config, b)}
+    # captions ride along for text families; recipes ignore keys they do not use
+    batch: dict[str, Any] = {
+        "image": _reference_input(check, config, b),
+        "caption": ["a small red circle on the left", "a blue square", "", "a yellow triangle"],
+    }
     classes = getattr(config, "num_classes", None)
     if isinstance(classes, int) and classes > 0:
         batch["label"] = torch.randint(classes, (b,), generator=torch.Generator().manual_seed(1))

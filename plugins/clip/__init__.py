@@ -1,0 +1,20 @@
+"""CLIP family: registration only (the torch code loads when a model is used)."""
+
+from zoo.registry import hookimpl
+from zoo.registry.schemas import FamilySpec
+
+
+@hookimpl
+def register_families(register):
+    register(
+        FamilySpec(
+            name="clip",
+            kind="reference",
+            generator="zoo.plugins.clip.model:ClipNetwork",
+            trainer="zoo.plugins.clip.train:ClipRecipe",
+            description=(
+                "small CLIP (Radford et al. 2021): CNN image tower and word-level transformer "
+                "text tower in one embedding; stands in for CLIP in CLIP score and retrieval"
+            ),
+        )
+    )
