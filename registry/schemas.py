@@ -28,7 +28,7 @@ IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 class Strict(BaseModel):
     """Base for our own schemas: unknown fields and NaN/Inf are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 class FamilySpec(Strict):
@@ -216,7 +216,7 @@ class ModelCard(BaseModel):
     section is ours and is strict.
     """
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True, defer_build=True)
 
     license: str | None = None
     library_name: str | None = None

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import default_sigint
-
 from tests.fakehub import FakeHub
 from zoo import hub as zhub
 from zoo.registry.cards import render_card

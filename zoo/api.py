@@ -90,6 +90,11 @@ class Model:
     def card(self) -> Any:
         return self.resolved.card
 
+    @property
+    def network(self) -> Any:
+        """The loaded network (a Generator, or a ReferenceNetwork for metric models)."""
+        return self.generator
+
     def __repr__(self) -> str:
         r = self.resolved
         return f"Model({r.name!r}, family={r.family.name!r}, device={str(self.device)!r})"

@@ -38,7 +38,7 @@ SHORT_HELP = {
     "pull": "Download a model from the Hugging Face Hub into the cache.",
     "train": "Train a family on a dataset into a model folder.",
     "bench": "Time sampling from a model (and record it in its card).",
-    "eval": "Score a model (FID, IS, ...) beside real-data and untrained rows.",
+    "eval": "Score a model (FID, IS, ...) beside its reference rows.",
     "leaderboard": "Every model x metric from the cards' model-index.",
 }
 

@@ -85,9 +85,10 @@ def eval_cmd(
       zoo eval cgan-digits -n 1000 --metrics fid,is --json
       zoo eval runs/dcgan --write-card
     """
-    from zoo.evaluate import check_writable, evaluate, plan
+    from zoo.evaluate import check_numbers, check_writable, evaluate, plan
 
-    p = plan(model, metrics, reference)  # bad input fails here, before any weights load
+    check_numbers(n, seed, batch_size)  # bad input fails here, before any weights load
+    p = plan(model, metrics, reference)
     if write_card:
         check_writable(p.resolved)
     result = evaluate(
@@ -137,7 +138,7 @@ def tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Each table: {dataset, split, reference, metrics: [type], rows: [(label, {type: value})]}
     with the models sorted by their first metric, then the real-vs-real row(s), then
-    one untrained row per family.
+    the untrained rows: one per family, or one per model where their configs differ.
     """
     from zoo.evaluate import METRIC_NAMES, METRICS
 
@@ -149,11 +150,13 @@ def tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         order = [m for m in METRIC_NAMES if any(f["metric"] == m for f in figures)]
         models: dict[str, dict[str, Any]] = {}
         real: dict[Any, dict[str, Any]] = {}
-        untrained: dict[str, dict[str, Any]] = {}
+        untrained: dict[str, dict[str, Any]] = {}  # per model: its config's untrained twin
+        family: dict[str, str] = {}
         for f in figures:
             models.setdefault(f["model"], {"n": f["n"]})[f["metric"]] = f["value"]
             real.setdefault(f["n"], {"n": f["n"]})[f["metric"]] = f["real_vs_real"]
-            untrained.setdefault(f["family"], {"n": f["n"]})[f["metric"]] = f["untrained"]
+            untrained.setdefault(f["model"], {"n": f["n"]})[f["metric"]] = f["untrained"]
+            family[f["model"]] = f["family"]
         first = order[0] if order else None
 
         def key(item: tuple[str, dict[str, Any]], first: Any = first) -> tuple[Any, ...]:
@@ -164,7 +167,12 @@ def tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
         table_rows = [(name, vals) for name, vals in sorted(models.items(), key=key)]
         table_rows += [(f"real data ({dataset} train split)", vals) for vals in real.values()]
-        table_rows += [(f"untrained {fam}", vals) for fam, vals in sorted(untrained.items())]
+        for fam in sorted(set(family.values())):
+            twins = {m: v for m, v in sorted(untrained.items()) if family[m] == fam}
+            if len({json.dumps(v, sort_keys=True) for v in twins.values()}) == 1:
+                table_rows.append((f"untrained {fam}", next(iter(twins.values()))))
+            else:  # models of one family with other configs: one twin each
+                table_rows += [(f"untrained {fam} ({m} config)", v) for m, v in twins.items()]
         out.append(
             {
                 "dataset": dataset,

@@ -44,8 +44,8 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
         [
             r["id"],
             r["family"] or "?",
-            r["process"] or "?",
-            ",".join(r["capabilities"]) or "?",
+            r["process"] or ("reference" if r["family"] else "?"),
+            ",".join(r["capabilities"]) or ("-" if r["family"] else "?"),
             r["source"],
             r["plugin"],
         ]
