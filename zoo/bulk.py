@@ -90,14 +90,21 @@ def write_folder(
         file=sys.stderr,
     )
     written = 0
-    for i in range(0, len(todo), request.batch_size):
-        chunk = todo[i : i + request.batch_size]
-        samples = model.run(request, seeds=chunk)
-        for img, rec in zip(to_pil(samples.images), samples.records, strict=True):
-            save_png(img, file_for(out, rec["seed"]), rec)
-            written += 1
-        bar.update(len(chunk))
-    bar.close()
+    try:
+        for i in range(0, len(todo), request.batch_size):
+            chunk = todo[i : i + request.batch_size]
+            samples = model.run(request, seeds=chunk)
+            for img, rec in zip(to_pil(samples.images), samples.records, strict=True):
+                save_png(img, file_for(out, rec["seed"]), rec)
+                written += 1
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        # a signal between creating a temp file and its cleanup could leave one behind
+        for tmp in out.glob(".*.png.*.tmp"):
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
     if size > 1:
         _finish_group()
     return written
