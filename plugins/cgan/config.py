@@ -4,31 +4,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from zoo.registry.contracts import FamilyConfig
+from zoo.plugins.nn.gan_config import ConvGANConfig
 
 
-class CGANConfig(FamilyConfig):
+class CGANConfig(ConvGANConfig):
     """A class-conditional convolutional GAN. The field defaults are the shipped model."""
 
-    image_size: int = Field(default=16, ge=8, le=128, description="image side, a power of two")
-    channels: int = Field(default=1, ge=1, le=4, description="image channels (1 grey, 3 RGB)")
-    latent_dim: int = Field(default=64, ge=1, le=1024, description="length of the latent z")
     num_classes: int = Field(default=10, ge=2, le=10_000, description="number of class labels")
     embed_dim: int = Field(
         default=16, ge=1, le=1024, description="length of the label embedding appended to z"
     )
-    g_channels: int = Field(
-        default=64, ge=1, le=1024, description="generator channels before the output layer"
-    )
-    d_channels: int = Field(
-        default=64, ge=1, le=1024, description="discriminator channels after its first layer"
-    )
-    lr: float = Field(default=2e-4, gt=0, le=1, description="Adam learning rate (G and D)")
-    betas: tuple[float, float] = Field(default=(0.5, 0.999), description="Adam betas (G and D)")
-    batch_size: int = Field(default=64, ge=1, le=4096, description="training batch size")
-    steps: int = Field(default=5000, ge=1, description="training steps (one D + one G update)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -42,17 +29,3 @@ class CGANConfig(FamilyConfig):
         },
         "default": {},
     }
-
-    @field_validator("image_size")
-    @classmethod
-    def _power_of_two(cls, v: int) -> int:
-        if v & (v - 1):
-            raise ValueError(f"image_size must be a power of two (8, 16, 32, ...), got {v}")
-        return v
-
-    @field_validator("betas")
-    @classmethod
-    def _betas(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not all(0 <= b < 1 for b in v):
-            raise ValueError(f"Adam betas must lie in [0, 1), got {v}")
-        return v
