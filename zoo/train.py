@@ -92,6 +92,9 @@ def train(
         ) from None
     steps = steps or int(getattr(config, "steps", 1000))
     batch_size = batch_size or int(getattr(config, "batch_size", 64))
+    if "steps" in type(config).model_fields:
+        # the recipe's schedules and config.json follow the steps actually run
+        config = config.model_copy(update={"steps": steps})
 
     dev = DeviceManager.pick(device)
     torch.manual_seed(seed)
@@ -110,7 +113,7 @@ def train(
         "data": data,
         "seed": seed,
         "batch_size": batch_size,
-        "config": config.model_dump(mode="json"),
+        "config": config.model_dump(mode="json", exclude={"steps"}),  # --resume may add steps
     }
     if resume:
         start, state = checkpoint.load_latest(out)

@@ -33,35 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.classifier.config import ClassifierConfig
-from zoo.plugins.datasets.scenes import ATTRIBUTES, RELATIONS
+from zoo.plugins.datasets.scenes import canonical_order
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
 
 # Scene columns that are absent (-1) when a scene has one object.
 SECOND_OBJECT = ("shape2", "colour2", "size2", "position2", "relation")
-_OBJ1 = [ATTRIBUTES.index(f"{f}1") for f in ("shape", "colour", "size", "position")]
-_OBJ2 = [ATTRIBUTES.index(f"{f}2") for f in ("shape", "colour", "size", "position")]
-_REL = ATTRIBUTES.index("relation")
-_RIGHT_OF, _BELOW = RELATIONS.index("right of"), RELATIONS.index("below")
-_FLIP = {_RIGHT_OF: RELATIONS.index("left of"), _BELOW: RELATIONS.index("above")}
-
-
-def canonical_order(attributes: torch.Tensor) -> torch.Tensor:
-    """Scenes attributes (N, 10) int64 with the two objects named in a fixed order.
-
-    "A right of B" is the picture of "B left of A", and "A below B" that of "B
-    above A", so no image can tell which object a caption named first. Here
-    object 1 is always the left or the upper one: where the relation is "right
-    of" or "below", the objects' columns swap and the relation flips. One-object
-    scenes and unknown relations (-1) stay as they are.
-    """
-    a = attributes.clone()
-    for old, new in _FLIP.items():
-        rows = (attributes[:, _REL] == old).nonzero()  # (k, 1): broadcasts against the columns
-        a[rows, _OBJ1] = attributes[rows, _OBJ2]
-        a[rows, _OBJ2] = attributes[rows, _OBJ1]
-        a[rows, _REL] = new
-    return a
 
 
 class ConvClassifier(nn.Module):

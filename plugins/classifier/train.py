@@ -10,24 +10,9 @@ import torch.nn.functional as F
 
 from zoo.plugins.classifier.config import ClassifierConfig
 from zoo.plugins.classifier.model import ClassifierNetwork
+from zoo.plugins.nn.schedules import warmup_cosine
 from zoo.registry.contracts import Recipe
 from zoo.registry.errors import RequestError
-
-
-def warmup_cosine(warmup: int, steps: int):
-    """LR factor: linear warm-up to 1, then cosine to 0 at ``steps`` (held at 0 after).
-
-    ``zoo train --steps`` does not reach the recipe, so the schedule follows the
-    config's ``steps``; train longer with ``--set steps=N``.
-    """
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = min(1.0, (step - warmup) / max(1, steps - warmup))
-        return 0.5 * (1 + math.cos(math.pi * t))
-
-    return factor
 
 
 def shuffle_channels(x: torch.Tensor, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -10,34 +9,10 @@ import torch.nn.functional as F
 
 from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.clip.model import ClipNetwork
-from zoo.plugins.datasets.scenes import ATTRIBUTES, RELATIONS
+from zoo.plugins.datasets.scenes import canonical_order
+from zoo.plugins.nn.schedules import warmup_cosine
 from zoo.registry.contracts import Recipe
 from zoo.registry.errors import RequestError
-
-
-def warmup_cosine(warmup: int, steps: int):
-    """LR factor: linear warm-up to 1, then cosine to 0 at ``steps`` (held at 0 after).
-
-    ``zoo train --steps`` does not reach the recipe, so the schedule follows the
-    config's ``steps``; train longer with ``--set steps=N``.
-    """
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = min(1.0, (step - warmup) / max(1, steps - warmup))
-        return 0.5 * (1 + math.cos(math.pi * t))
-
-    return factor
-
-
-# The scenes' object-order rule, as in the classifier's canonical_order; families do not
-# import each other, and the rule belongs to the dataset (scenes.py) in the long run.
-_OBJ1 = [ATTRIBUTES.index(f"{f}1") for f in ("shape", "colour", "size", "position")]
-_OBJ2 = [ATTRIBUTES.index(f"{f}2") for f in ("shape", "colour", "size", "position")]
-_REL = ATTRIBUTES.index("relation")
-_FLIP = {RELATIONS.index("right of"): RELATIONS.index("left of")}
-_FLIP[RELATIONS.index("below")] = RELATIONS.index("above")
 
 
 def same_scene(attributes: torch.Tensor) -> torch.Tensor:
@@ -46,12 +21,7 @@ def same_scene(attributes: torch.Tensor) -> torch.Tensor:
     "A right of B" shows the same as "B left of A": each scene's objects are put in
     one order (object 1 left of or above object 2) before comparing.
     """
-    a = attributes.clone()
-    for old, new in _FLIP.items():
-        rows = (attributes[:, _REL] == old).nonzero()  # (k, 1): broadcasts against the columns
-        a[rows, _OBJ1] = attributes[rows, _OBJ2]
-        a[rows, _OBJ2] = attributes[rows, _OBJ1]
-        a[rows, _REL] = new
+    a = canonical_order(attributes)
     return (a[:, None, :] == a[None, :, :]).all(-1)
 
 

@@ -596,3 +596,30 @@ def render(spec: dict[str, Any], image_size: int = 32, seed: int | None = None) 
     else:
         u = uniforms(seed, "train", np.array([0]), NUM_STREAMS)
     return render_layout(layout(a[None], u), image_size)["image"][0]
+
+
+_CANON_OBJ1 = [ATTRIBUTES.index(f"{f}1") for f in ("shape", "colour", "size", "position")]
+_CANON_OBJ2 = [ATTRIBUTES.index(f"{f}2") for f in ("shape", "colour", "size", "position")]
+_CANON_REL = ATTRIBUTES.index("relation")
+_CANON_RIGHT_OF, _CANON_BELOW = RELATIONS.index("right of"), RELATIONS.index("below")
+_CANON_FLIP = {_CANON_RIGHT_OF: RELATIONS.index("left of"), _CANON_BELOW: RELATIONS.index("above")}
+
+
+def canonical_order(attributes: torch.Tensor) -> torch.Tensor:
+    """Scenes attributes (N, 10) int64 with the two objects named in a fixed order.
+
+    "A right of B" is the picture of "B left of A", and "A below B" that of "B
+    above A", so no image can tell which object a caption named first. Here
+    object 1 is always the left or the upper one: where the relation is "right
+    of" or "below", the objects' columns swap and the relation flips. One-object
+    scenes and unknown relations (-1) stay as they are.
+    """
+    a = attributes.clone()
+    for old, new in _CANON_FLIP.items():
+        rows = (
+            attributes[:, _CANON_REL] == old
+        ).nonzero()  # (k, 1): broadcasts against the columns
+        a[rows, _CANON_OBJ1] = attributes[rows, _CANON_OBJ2]
+        a[rows, _CANON_OBJ2] = attributes[rows, _CANON_OBJ1]
+        a[rows, _CANON_REL] = new
+    return a
