@@ -103,6 +103,47 @@ class Generator(Network):
     def default_sampler(self) -> str:
         return {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}[self.process]
 
+    def condition_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) of the condition image it was trained on (image-conditioned families).
+
+        Other sizes may work (see the family's rules); None for families that take no image.
+        """
+        return None
+
+
+class Autoencoder(ABC):
+    """A mixin for networks that map images to latents and back (AE, DAE, VAE, VQ-VAE).
+
+    Latents are whatever the family encodes to (vectors, feature maps, code indices);
+    ``decode(encode(x))`` must accept them unchanged.
+    """
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [0, 1] -> latents (B, *latent_shape), deterministic (a VAE: the mean)."""
+
+    @abstractmethod
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (B, *latent_shape) -> images (B, C, H, W) in [0, 1]."""
+
+    @abstractmethod
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one image's latent."""
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """decode(encode(images))."""
+        return self.decode(self.encode(images))
+
+    def random_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """What "a random latent" means for this family: by default N(0, I) draws.
+
+        Autoencoders that were not trained towards a prior decode these poorly; that is
+        the point the VAE answers.
+        """
+        import torch
+
+        return torch.randn((n, *self.latent_shape()), generator=generator)
+
 
 class ReferenceNetwork(Network):
     """A network the metrics use in place of Inception or CLIP (family kind 'reference').
@@ -149,6 +190,52 @@ class OneShotGenerator(Generator):
     @abstractmethod
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         """Map latents (B, *latent_shape) to images (B, C, H, W) in [0, 1]."""
+
+
+class AutoregressiveGenerator(Generator):
+    """A generator that draws a sequence of discrete tokens one at a time, then decodes them.
+
+    The sampler owns the loop and the randomness (temperature, top-k, top-p, rerank);
+    the generator says how long a sequence is, gives the logits of the next token and
+    turns a finished sequence into images.
+    """
+
+    process: ClassVar[Process] = "autoregressive"
+
+    @abstractmethod
+    def sequence_length(self) -> int:
+        """Number of tokens drawn per image."""
+
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of logits per step."""
+
+    def context(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
+        """Per-image conditions (tensors batch-first, one row per seed), e.g. text tokens.
+
+        Must depend only on the request and each image's own seed. Default: none.
+        """
+        return {}
+
+    @abstractmethod
+    def next_logits(
+        self, tokens: torch.Tensor, context: dict[str, Any], state: dict[str, Any]
+    ) -> torch.Tensor:
+        """Logits (B, vocab_size) of token t given ``tokens`` (B, t) int64, t = 0 .. L - 1.
+
+        ``state`` starts empty for every draw; the generator may keep a cache in it.
+        """
+
+    @abstractmethod
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Finished sequences (B, sequence_length) int64 -> images (B, C, H, W) in [0, 1]."""
+
+    def score(self, images: torch.Tensor, context: dict[str, Any]) -> torch.Tensor | None:
+        """(B,) scores of finished images, higher is better (``--rerank`` keeps the best).
+
+        None: this model cannot rerank.
+        """
+        return None
 
 
 class Sampler(ABC):

@@ -35,9 +35,12 @@ class FamilySpec(Strict):
     """A model family: code that builds, samples and trains networks of one kind."""
 
     name: str = Field(pattern=ID_PATTERN, description="family id, e.g. 'dcgan'")
-    kind: Literal["generator", "reference"] = Field(
+    kind: Literal["generator", "reference", "autoencoder"] = Field(
         default="generator",
-        description="'reference' for networks the metrics use (classifiers, CLIP): they do not sample",
+        description=(
+            "'reference' for networks the metrics use (classifiers, CLIP); 'autoencoder' for "
+            "networks that reconstruct but cannot sample (AE, DAE): neither draws images"
+        ),
     )
     process: Process | None = Field(default=None, description="how images are drawn from it")
     capabilities: tuple[Capability, ...] = Field(
@@ -50,6 +53,14 @@ class FamilySpec(Strict):
     trainer: str | None = Field(
         default=None, pattern=IMPORT_PATH, description="import path of the training recipe"
     )
+    options: tuple[str, ...] = Field(
+        default=(),
+        description="optional request fields its models accept (see OPTIONS), e.g. 'truncation'",
+    )
+    reconstructs: bool = Field(
+        default=False,
+        description="its generator also implements Autoencoder (`zoo reconstruct` works on it)",
+    )
     description: str = Field(default="", max_length=300)
     plugin: str = Field(default="", description="stamped by the registry")
 
@@ -57,7 +68,16 @@ class FamilySpec(Strict):
     def _generator_fields(self) -> FamilySpec:
         if self.kind == "generator" and (self.process is None or not self.capabilities):
             raise ValueError("a generator family needs a process and at least one capability")
+        if self.kind != "generator" and self.process is not None:
+            raise ValueError(f"a {self.kind} family draws no images; give it no process")
+        unknown = [o for o in self.options if o not in OPTIONS]
+        if unknown:
+            raise ValueError(f"unknown options {unknown}; choose from {', '.join(OPTIONS)}")
         return self
+
+    @property
+    def can_reconstruct(self) -> bool:
+        return self.kind == "autoencoder" or self.reconstructs
 
 
 class ModelSpec(Strict):
@@ -94,6 +114,20 @@ class DatasetSpec(Strict):
     plugin: str = ""
 
 
+# Request fields a family must declare in FamilySpec.options before its models accept them.
+OPTIONS: dict[str, str] = {
+    "truncation": "truncation psi: trade variety for fidelity",
+    "direction": "which way an unpaired translator maps: a2b or b2a",
+    "mix_seed": "style mixing: the seed of a second latent",
+    "mix_layers": "style mixing: which layers take the second latent (coarse or fine)",
+    "noise": "per-layer noise inputs on (default) or off",
+    "stage": "which stage of a multi-stage model to return (1 = the first)",
+    "temperature": "softmax temperature of token sampling",
+    "top_k": "sample among the k most likely tokens",
+    "top_p": "sample among the most likely tokens holding probability p",
+    "rerank": "draw N candidates per image and keep the best by the model's score",
+}
+
 MAX_PROMPT_CHARS = 10_000
 MAX_N = 100_000
 MAX_SEED = 2**63 - 1
@@ -112,6 +146,19 @@ class SampleRequest(Strict):
     guidance: float | None = Field(default=None, ge=0, le=100, description="guidance scale")
     truncation: float | None = Field(default=None, gt=0, le=10, description="truncation psi")
     image: str | None = Field(default=None, description="path of a condition image")
+    direction: Literal["a2b", "b2a"] | None = Field(default=None, description=OPTIONS["direction"])
+    mix_seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description=OPTIONS["mix_seed"])
+    mix_layers: Literal["coarse", "fine"] | None = Field(
+        default=None, description=OPTIONS["mix_layers"]
+    )
+    noise: bool | None = Field(default=None, description=OPTIONS["noise"])
+    stage: int | None = Field(default=None, ge=1, le=8, description=OPTIONS["stage"])
+    temperature: float | None = Field(
+        default=None, gt=0, le=10, description=OPTIONS["temperature"]
+    )
+    top_k: int | None = Field(default=None, ge=1, le=1_000_000, description=OPTIONS["top_k"])
+    top_p: float | None = Field(default=None, gt=0, le=1, description=OPTIONS["top_p"])
+    rerank: int | None = Field(default=None, ge=1, le=64, description=OPTIONS["rerank"])
     batch_size: int = Field(default=16, ge=1, le=4096, description="images per forward pass")
 
     @field_validator("prompt", "negative_prompt")
@@ -131,7 +178,7 @@ class SampleRequest(Strict):
             ) from None
         return v
 
-    @field_validator("guidance", "truncation", mode="before")
+    @field_validator("guidance", "truncation", "temperature", "top_p", mode="before")
     @classmethod
     def _finite(cls, v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
@@ -144,12 +191,33 @@ class SampleRequest(Strict):
         process: str | None,
         capabilities: tuple[str, ...] | list[str],
         num_classes: int | None = None,
+        options: tuple[str, ...] | list[str] | None = None,
+        kind: str = "generator",
     ) -> None:
-        """Raise RequestError if this request asks for something the model cannot do."""
+        """Raise RequestError if this request asks for something the model cannot do.
+
+        ``options`` are the family's declared OPTIONS; None skips that check.
+        """
+        if kind == "autoencoder":
+            raise RequestError(
+                f"model '{model}' is an autoencoder: it reconstructs images (`zoo reconstruct "
+                f"{model} --image in.png`) but cannot generate: its latent space has no known "
+                "distribution to draw from; sample a VAE instead (e.g. `zoo sample vae-digits`)"
+            )
         if process is None:
             raise RequestError(
                 f"model '{model}' is a reference network (used by `zoo eval`); it does not draw images"
             )
+        if options is not None:
+            for name in OPTIONS:
+                if getattr(self, name) is not None and name not in options:
+                    accepted = ", ".join("--" + o.replace("_", "-") for o in options) or "none"
+                    raise RequestError(
+                        f"--{name.replace('_', '-')} does not apply to '{model}' "
+                        f"(its options: {accepted})"
+                    )
+        if self.mix_layers is not None and self.mix_seed is None:
+            raise RequestError("--mix-layers needs --mix-seed (the seed of the second latent)")
         caps = set(capabilities)
         if self.prompt is not None and "text" not in caps:
             raise RequestError(
@@ -185,6 +253,24 @@ class FileEntry(Strict):
     size: int = Field(ge=0)
 
 
+class Figure(Strict):
+    """A table in a model card that is not a `zoo eval` row (a sweep, a comparison),
+    with the command that reproduces it."""
+
+    title: str = Field(min_length=1, max_length=200)
+    command: str = Field(min_length=1, max_length=1000, description="reproduces the table")
+    columns: list[str] = Field(min_length=1)
+    rows: list[list[str | int | float | bool | None]] = Field(default_factory=list)
+    note: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _widths(self) -> Figure:
+        for row in self.rows:
+            if len(row) != len(self.columns):
+                raise ValueError(f"a row has {len(row)} cells for {len(self.columns)} columns")
+        return self
+
+
 class ZooSection(Strict):
     """The `zoo:` block of a model card: what the zoo needs to load the model."""
 
@@ -197,6 +283,9 @@ class ZooSection(Strict):
     training: dict[str, Any] = Field(default_factory=dict)
     sampling: dict[str, Any] = Field(default_factory=dict)
     parameters: int | None = Field(default=None, ge=0)
+    figures: dict[str, Figure] = Field(
+        default_factory=dict, description="tables beyond `zoo eval`'s, by key"
+    )
 
     @field_validator("files")
     @classmethod

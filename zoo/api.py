@@ -103,7 +103,9 @@ class Model:
         """Draw ``n`` images; image i is seeded ``seed + i``.
 
         Options are the fields of ``SampleRequest`` (prompt, label, steps,
-        sampler, guidance, truncation, image, batch_size).
+        sampler, guidance, image, batch_size, and the family's own options such as
+        truncation, direction, mix_seed, stage, temperature or rerank: see
+        ``zoo info MODEL``).
         """
         try:
             request = SampleRequest(n=n, seed=seed, **options)
@@ -120,7 +122,7 @@ class Model:
         import torch
 
         r = self.resolved
-        request.check_against(r.name, r.family.process, r.family.capabilities, r.num_classes)
+        r.check(request)
         sampler_name = self.sampler_name(request)
         spec = get_registry().sampler(sampler_name)
         if spec.process != r.family.process:

@@ -7,6 +7,7 @@ numbers.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from zoo.registry.schemas import FamilySpec, ModelCard
@@ -60,9 +61,10 @@ def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
             groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
             for m in result.get("metrics", []):
                 a = m.get("args") or {}
-                key = (a.get("n"), a.get("seed"), a.get("sampler"), a.get("n_real"))
+                opts = json.dumps(a.get("options") or {}, sort_keys=True)
+                key = (a.get("n"), a.get("seed"), a.get("sampler"), a.get("n_real"), opts)
                 groups.setdefault(key, []).append(m)
-            for (n, seed, sampler, n_real), metrics in groups.items():
+            for (n, seed, sampler, n_real, opts), metrics in groups.items():
                 split = f" {ds['split']}" if ds.get("split") else ""
                 where = f"the `{ds.get('name')}`{split} split"
                 if n_real:
@@ -70,6 +72,12 @@ def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
                 how = f"Measured by `zoo eval` against {where}"
                 if n is not None:
                     how += f" with {_count(n)} generated images (seed {seed}, sampler `{sampler}`)"
+                if opts != "{}":
+                    flags = " ".join(
+                        f"--option {k}={json.dumps(v) if isinstance(v, bool) else v}"
+                        for k, v in json.loads(opts).items()
+                    )
+                    how += f", drawn with `{flags}`"
                 parts += [how + ".", ""]
                 if not intro_done:
                     parts += [
@@ -154,6 +162,15 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
         parts += [_table({k: v for k, v in s.items() if k != "command"}), ""]
     if card.model_index:
         parts += _evaluation(card.model_index)
+    for figure in z.figures.values():
+        parts += [f"## {figure.title}", "", f"Reproduce with `{figure.command}`.", ""]
+        parts += ["| " + " | ".join(figure.columns) + " |"]
+        parts += ["| " + " | ".join("---" for _ in figure.columns) + " |"]
+        for row in figure.rows:
+            parts += ["| " + " | ".join("-" if v is None else _fmt(v) for v in row) + " |"]
+        parts += [""]
+        if figure.note:
+            parts += [figure.note, ""]
     parts += [
         "## Limitations",
         "",

@@ -40,6 +40,13 @@ class Resolved:
         value = self.config.get("num_classes")
         return value if isinstance(value, int) else None
 
+    def check(self, request: Any) -> None:
+        """Raise RequestError if ``request`` (a SampleRequest) asks what this model cannot do."""
+        f = self.family
+        request.check_against(
+            self.name, f.process, f.capabilities, self.num_classes, f.options, f.kind
+        )
+
 
 def _is_path(name: str) -> bool:
     return os.sep in name or name.startswith(".") or Path(name).is_dir()
@@ -154,6 +161,9 @@ def list_models(
                     family=res.family.name,
                     process=res.family.process,
                     capabilities=list(res.family.capabilities),
+                    kind=res.family.kind,
+                    options=list(res.family.options),
+                    reconstructs=res.family.can_reconstruct,
                     dataset=res.card.zoo.dataset,
                     parameters=res.card.zoo.parameters,
                 )

@@ -531,6 +531,8 @@ def evaluate(
     reference: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    options: dict[str, Any] | None = None,
+    split: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Score ``model`` and the two reference rows; returns the JSON-ready result.
 
@@ -544,9 +546,13 @@ def evaluate(
         reference: a reference network instead of ``classifier-<dataset>``.
         cache_dir: where drawn images are kept (default ``cache_root()``).
         progress: progress bars on stderr.
+        options: request options every image is drawn with (the family's OPTIONS,
+            e.g. {"truncation": 0.5}); figures with options are kept apart in the card.
+        split: the split real images and conditions come from ("test"; scenes also
+            have "heldout", the attribute pairs training never saw).
 
     Returns:
-        {model, revision, n, seed, sampler, reference_network, dataset, split,
+        {model, revision, n, seed, sampler, options, reference_network, dataset, split,
         n_real, metrics: {name: {value, real_vs_real, untrained}}, notes, cache,
         written}; "written" counts the model's images drawn now (0 on a rerun).
     """
@@ -558,16 +564,21 @@ def evaluate(
     # 1. plan
     p = model if isinstance(model, Plan) else plan(model, metrics, reference)
     r, family = p.resolved, p.resolved.family
+    options = check_options(r, options)
     loaded = load(r.name, device=device)
     nets = Networks(*load_reference(p.reference, device), progress=progress)
     if p.clip is not None:
         nets.clip, nets.clip_id = load_reference(p.clip, device)
     notes: list[str] = []
 
-    # 2. real images at the reference network's size (conditions at the model's)
+    # 2. real images at the reference network's size (conditions at the model's); a
+    #    family may take them from other datasets per option (an unpaired translator's
+    #    targets are the other domain)
+    sides = getattr(loaded.generator, "eval_datasets", None)
+    real_ds, cond_ds = sides(options) if sides else (p.dataset, p.dataset)
     ref_shape = shape_of(nets.classifier)
-    test = load_split(p.dataset, TEST_SPLIT, ref_shape[1] if ref_shape else None)
-    rows = load_split(p.dataset, ROW_SPLIT, ref_shape[1] if ref_shape else None)
+    test = load_split(real_ds, split, ref_shape[1] if ref_shape else None)
+    rows = load_split(real_ds, ROW_SPLIT, ref_shape[1] if ref_shape else None)
     n_test, n_rows = len(test["image"]), min(n, len(rows["image"]))
     if n_rows < n:
         notes.append(f"the {ROW_SPLIT} split holds {n_rows} images: real vs real uses {n_rows}")
@@ -575,13 +586,17 @@ def evaluate(
     conditioned = [c for c in family.capabilities if c in CONDITIONS]
     own = test
     gen_shape = tuple(loaded.generator.image_shape)
-    if (conditioned or "pairs" in p.needs) and tuple(test["image"].shape[1:]) != gen_shape:
-        own = load_split(p.dataset, TEST_SPLIT, gen_shape[-1])
+    if (conditioned or "pairs" in p.needs) and (
+        tuple(test["image"].shape[1:]) != gen_shape or cond_ds != real_ds
+    ):
+        own = load_split(cond_ds, split, gen_shape[-1])
 
     # 3. draw from the model and from its untrained twin (cached, resumable)
     sampler = loaded.sampler_name(SampleRequest(n=n, seed=seed))
-    request = {"n": n, "seed": seed, "batch_size": batch_size, "sampler": sampler}
+    request = {"n": n, "seed": seed, "batch_size": batch_size, "sampler": sampler, **options}
     key = {"seed": seed, "sampler": sampler, "dataset": p.dataset, "conditions": conditioned}
+    if options or split != TEST_SPLIT:  # (keys of older caches stay as they were)
+        key.update(options=options, split=split, sides=[real_ds, cond_ds])
     folder = cache_folder(cache_root(cache_dir), r, key)
     per_image: list[dict[str, Any]] | None = None
     if conditioned:
@@ -629,16 +644,62 @@ def evaluate(
         "n": n,
         "seed": seed,
         "sampler": sampler,
+        "options": options,
         "reference_network": nets.classifier_id,
         **({"clip_network": nets.clip_id} if nets.clip_id else {}),
-        "dataset": p.dataset,
-        "split": TEST_SPLIT,
+        "dataset": real_ds,
+        "split": split,
         "n_real": n_test,
         "metrics": results,
         "notes": notes,
         "cache": str(folder),
         "written": written,
     }
+
+
+def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate eval ``options`` as request fields the model's family accepts; sorted copy."""
+    from pydantic import ValidationError
+
+    from zoo.api import format_validation
+    from zoo.registry.schemas import OPTIONS, SampleRequest
+
+    options = dict(sorted((options or {}).items()))
+    unknown = [k for k in options if k not in OPTIONS]
+    if unknown:
+        raise RequestError(f"unknown option '{unknown[0]}'; choose from {', '.join(OPTIONS)}")
+    try:
+        request = SampleRequest(**options)
+    except ValidationError as err:
+        raise RequestError(format_validation(err)) from None
+    resolved.check(request)
+    return {k: getattr(request, k) for k in options}
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """['truncation=0.5', 'direction=b2a'] -> {'truncation': 0.5, 'direction': 'b2a'}.
+
+    Values are read as JSON where they parse (numbers, true/false), else kept as text.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise RequestError(f"--option takes KEY=VALUE (e.g. truncation=0.5), got '{pair}'")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out[key] = value
+    return out
+
+
+def options_label(options: dict[str, Any] | None) -> str:
+    """' [truncation=0.5]' for metric names; '' without options."""
+    if not options:
+        return ""
+    return " [" + ", ".join(f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in options.items()) + "]"
 
 
 def load_reference(name: str, device: str | None) -> tuple[ReferenceNetwork, str]:
@@ -673,13 +734,15 @@ def model_index_metrics(result: dict[str, Any]) -> list[dict[str, Any]]:
             "n": result["n"],
             "seed": result["seed"],
             "sampler": result["sampler"],
+            **({"options": result["options"]} if result.get("options") else {}),
             "real_vs_real": row.get("real_vs_real"),
             "untrained": row.get("untrained"),
             "n_real": result["n_real"],
         }
         if info.of:
             args["reference"] = _short(net)
-        out.append({"type": m, "name": f"{info.title}{of}", "value": row["value"], "args": args})
+        name = f"{info.title}{of}{options_label(result.get('options'))}"
+        out.append({"type": m, "name": name, "value": row["value"], "args": args})
     return out
 
 
@@ -771,6 +834,66 @@ def write_card(result: dict[str, Any], model: str | None = None) -> Path:
     path = r.folder / "README.md"
     atomic_write(path, lambda f: f.write(text.encode()))
     return path
+
+
+def write_figure(
+    model: str,
+    key: str,
+    *,
+    title: str,
+    command: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    note: str = "",
+) -> Path:
+    """Store a table under ``zoo.figures[key]`` of a model folder's card; re-render README.md.
+
+    For figures that are not `zoo eval` rows: a comparison over training, a sweep
+    measured by a script. ``command`` is written beside the table and must reproduce it.
+
+    Returns:
+        The README.md path.
+    """
+    from pydantic import ValidationError
+
+    from zoo.cardtext import render_body
+    from zoo.catalog import resolve
+    from zoo.images import atomic_write
+    from zoo.registry.cards import render_card
+    from zoo.registry.schemas import Figure
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", key):
+        raise RequestError(f"figure key '{key}' must be lowercase letters, digits, '_' or '-'")
+    try:
+        figure = Figure(
+            title=title,
+            command=command,
+            columns=list(columns),
+            rows=[[_plain(v) for v in row] for row in rows],
+            note=note,
+        )
+    except ValidationError as err:
+        from zoo.api import format_validation
+
+        raise RequestError(f"figure '{key}': {format_validation(err)}") from None
+    r = resolve(model)
+    check_writable(r)
+    card = r.card
+    zoo_section = card.zoo.model_copy(update={"figures": {**card.zoo.figures, key: figure}})
+    card = card.model_copy(update={"zoo": zoo_section})
+    text = render_card(card, render_body(r.folder.name, card, r.family))
+    path = r.folder / "README.md"
+    atomic_write(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """Numbers from numpy/torch as Python numbers (6 significant digits), other values as is."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    return value
 
 
 # -- the leaderboard --------------------------------------------------------------------

@@ -128,3 +128,34 @@ def load_image(path: str | Path, channels: int) -> torch.Tensor:
     t = torch.from_numpy(arr)
     t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
     return t[None].contiguous()
+
+
+def load_condition(
+    path: str | Path,
+    channels: int,
+    *,
+    multiple_of: int = 1,
+    min_size: int = 8,
+    max_size: int = 512,
+) -> torch.Tensor:
+    """Read a condition image as (1, C, H, W) in [0, 1], refusing sizes a model cannot take.
+
+    Args:
+        path: the image file (any format Pillow reads; converted to ``channels``).
+        channels: 1 (greyscale) or 3 (RGB).
+        multiple_of: each side must be a multiple of this (e.g. 2**depth for a U-Net).
+        min_size, max_size: bounds on each side, in pixels.
+
+    Raises:
+        RequestError: a missing or unreadable file, or a size outside the rules, in one line.
+    """
+    image = load_image(path, channels)
+    h, w = image.shape[-2:]
+    ok = all(min_size <= s <= max_size and s % multiple_of == 0 for s in (h, w))
+    if not ok:
+        rule = f"multiples of {multiple_of} " if multiple_of > 1 else ""
+        raise RequestError(
+            f"image {path} is {w}x{h}; this model needs sides that are {rule}"
+            f"between {min_size} and {max_size} pixels"
+        )
+    return image

@@ -74,9 +74,16 @@ class _Check:
 
 
 def _request_options(
-    check: _Check, capabilities: tuple[str, ...], num_classes: int | None, process: str
+    check: _Check,
+    capabilities: tuple[str, ...],
+    num_classes: int | None,
+    process: str,
+    image: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One set of request options per capability a generic check can exercise."""
+    """One set of request options per capability a generic check can exercise.
+
+    ``image``: a condition PNG for image-conditioned families (see ``_condition_png``).
+    """
     extra: dict[str, Any] = {"steps": DIFFUSION_STEPS} if process == "diffusion" else {}
     options: list[dict[str, Any]] = []
     if "unconditional" in capabilities:
@@ -89,12 +96,72 @@ def _request_options(
         options.append({**extra, "label": min(1, num_classes - 1)})  # type: ignore[operator]
     if "text" in capabilities:
         options.append({**extra, "prompt": "a red circle on a blue square"})
-    if not options:
-        raise check.fail(
-            f"capabilities {list(capabilities)} need an input image; the generic checks can "
-            "only draw unconditional, class or text requests"
+    if set(capabilities) & {"image", "control"}:
+        check.expect(
+            image is not None,
+            "takes an input image but condition_shape() gives no (C, H, W) to draw one at",
         )
+        options.append({**extra, "image": image})
+    if not options:
+        raise check.fail(f"the generic checks cannot draw requests for {list(capabilities)}")
     return options
+
+
+def _condition_png(check: _Check, generator: Any, folder: Path) -> str | None:
+    """A random condition image of the generator's ``condition_shape()``, saved as PNG."""
+    import torch
+
+    from zoo.images import save_png, to_pil
+
+    with check.stage("asking the generator for condition_shape()"):
+        shape = generator.condition_shape()
+    if shape is None:
+        return None
+    check.expect(
+        len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape),
+        f"condition_shape() is {shape}, not (C, H, W)",
+    )
+    x = torch.rand(1, *shape, generator=torch.Generator().manual_seed(0))
+    path = folder / "condition.png"
+    save_png(to_pil(x)[0], path)
+    return str(path)
+
+
+def _check_autoencoder(check: _Check, config: Any, network: Any) -> Any:
+    """encode/decode/reconstruct of random images: shapes, range, determinism, per image."""
+    import torch
+
+    from zoo.registry.contracts import Autoencoder
+
+    check.expect(
+        isinstance(network, Autoencoder),
+        f"{type(network).__name__} is registered as reconstructing but is not a "
+        "zoo.registry.contracts.Autoencoder",
+    )
+    x = _reference_input(check, config, 3)
+    with check.stage("reconstructing 3 random images"), torch.inference_mode():
+        latents = network.encode(x)
+        recon = network.decode(latents)
+        again = network.reconstruct(x)
+        shape = tuple(network.latent_shape())
+    check.expect(
+        tuple(latents.shape) == (3, *shape),
+        f"encode gave latents of shape {tuple(latents.shape)}; latent_shape() says {shape}",
+    )
+    _check_images(check, recon, 3, tuple(x.shape[1:]), "decode(encode(images))")
+    _same(check, recon, again, "reconstruct() differs from decode(encode()) or is not deterministic")
+    for i in range(3):
+        with check.stage(f"reconstructing image {i} alone"), torch.inference_mode():
+            alone = network.reconstruct(x[i : i + 1])
+        _same(
+            check, recon[i], alone[0], f"the reconstruction of image {i} depends on the batch",
+            BATCH_TOLERANCE,
+        )
+    with check.stage("decoding random_latents(2, generator)"), torch.inference_mode():
+        z = network.random_latents(2, torch.Generator().manual_seed(0))
+        drawn = network.decode(z)
+    _check_images(check, drawn, 2, tuple(x.shape[1:]), "decode(random_latents(2))")
+    return x, recon
 
 
 def _check_images(
@@ -218,18 +285,31 @@ def check_family(name: str, preset: str = "tiny", *, n: int = 3, seed: int = 5) 
     Raises:
         AssertionError: naming the family and the contract it breaks.
     """
-    from zoo.registry.contracts import Generator, ReferenceNetwork
+    from zoo.registry.contracts import Generator, Network, ReferenceNetwork
     from zoo.registry.discovery import get_registry
 
     check = _Check(f"check_family({name!r})")
     reg = get_registry()
     spec = _registered_family(check, reg, name)
-    reference = getattr(spec, "kind", "generator") == "reference"
-    base = ReferenceNetwork if reference else Generator
+    kind = getattr(spec, "kind", "generator")
+    base = {"reference": ReferenceNetwork, "autoencoder": Network}.get(kind, Generator)
     cls, config, network = _build(check, reg, spec, base, preset)
-    if reference:
+    if kind == "reference":
         _check_reference(check, name, config, network)
+    elif kind == "autoencoder":
+        x, want = _check_autoencoder(check, config, network)
+
+        def reload(model: Any) -> None:
+            import torch
+
+            with check.stage("reconstructing with the loaded network"), torch.inference_mode():
+                got = model.network.reconstruct(x)
+            _same(check, got, want, f"reconstructions of zoo.load(folder) differ{LOST}")
+
+        _check_round_trip(check, name, config, network, reload)
     else:
+        if spec.reconstructs:
+            _check_autoencoder(check, config, network)
         _check_generator(check, reg, spec, config, network, n, seed)
     if spec.trainer is not None:
         _check_recipe(check, spec.trainer, cls, config)
@@ -324,11 +404,15 @@ def _check_generator(
     sampler_name = _pick_sampler(check, reg, generator, process)
     with check.stage(f"loading sampler {sampler_name!r}"):
         sampler = load_object(reg.samplers[sampler_name].sampler)()
-    options = _request_options(check, caps, generator.num_classes, process)
+    tmp = tempfile.TemporaryDirectory(prefix=f"zoo-check-{spec.name}-")
+    image = _condition_png(check, generator, Path(tmp.name))
+    options = _request_options(check, caps, generator.num_classes, process, image)
 
     def draw_direct(k: int, s: int, opts: dict[str, Any]) -> torch.Tensor:
         request = SampleRequest(n=k, seed=s, sampler=sampler_name, **opts)
-        request.check_against(spec.name, process, caps, generator.num_classes)
+        request.check_against(
+            spec.name, process, caps, generator.num_classes, spec.options, spec.kind
+        )
         return sampler.sample(generator, request, seeds_for(s, k), torch.device("cpu"))
 
     direct = [_check_sampling(check, draw_direct, o, n, seed, shape) for o in options]
@@ -347,6 +431,7 @@ def _check_generator(
             )
 
     _check_round_trip(check, spec.name, config, generator, reload)
+    tmp.cleanup()
 
 
 LOST = ": weights or config are lost on the way through config.json / model.safetensors"
@@ -595,12 +680,19 @@ def check_model(model_id: str, *, n: int = 2, seed: int = 0) -> None:
 
     with check.stage(f"zoo.load({model_id!r}, device='cpu')"):
         model = zoo.load(model_id, device="cpu")
-    if getattr(res.family, "kind", "generator") == "reference":
+    kind = getattr(res.family, "kind", "generator")
+    if kind == "reference":
         _check_loaded_reference(check, config, model.network)
         return
+    if res.family.can_reconstruct:
+        _check_autoencoder(check, config, model.network)
+    if kind == "autoencoder":
+        return
     shape = tuple(model.generator.image_shape)
+    tmp = tempfile.TemporaryDirectory(prefix="zoo-check-model-")
+    image = _condition_png(check, model.generator, Path(tmp.name))
     options = _request_options(
-        check, tuple(res.family.capabilities), res.num_classes, res.family.process
+        check, tuple(res.family.capabilities), res.num_classes, res.family.process, image
     )
 
     def draw(k: int, s: int, opts: dict[str, Any]) -> Any:
@@ -608,3 +700,4 @@ def check_model(model_id: str, *, n: int = 2, seed: int = 0) -> None:
 
     for opts in options:
         _check_sampling(check, draw, opts, n, seed, shape)
+    tmp.cleanup()

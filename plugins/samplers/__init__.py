@@ -14,3 +14,14 @@ def register_samplers(register):
             description="draw z ~ N(0, I) per image and map it in one pass (GANs)",
         )
     )
+    register(
+        SamplerSpec(
+            name="ar",
+            process="autoregressive",
+            sampler="zoo.plugins.samplers.autoregressive:AutoregressiveSampler",
+            description=(
+                "draw tokens one at a time (temperature, top-k, top-p; --rerank N keeps the "
+                "best of N by the model's score), then decode them"
+            ),
+        )
+    )

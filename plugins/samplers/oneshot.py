@@ -45,12 +45,15 @@ class OneShotSampler(Sampler):
         if not isinstance(generator, OneShotGenerator):
             raise RequestError(f"the one-shot sampler cannot drive a {generator.process} model")
         shape = generator.latent_shape()
+        # families with their own truncation (StyleGAN's, in w space) read request.truncation
+        # themselves and set `applies_truncation`; the others get z resampled here
+        psi = None if getattr(generator, "applies_truncation", False) else request.truncation
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         out = []
         for i in range(0, len(seeds), request.batch_size):
             chunk = list(seeds[i : i + request.batch_size])
             # 1. one latent per image, each from its own seed
-            z = torch.stack([latent_for_seed(s, shape, request.truncation) for s in chunk])
+            z = torch.stack([latent_for_seed(s, shape, psi) for s in chunk])
             # 2. conditions (label, ...) from the request and each image's own seed
             cond = generator.conditions(request, chunk)
             cond = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}

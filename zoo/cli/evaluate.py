@@ -48,6 +48,21 @@ def _arrow(metric: str) -> str:
 @click.option(
     "--reference", help="Reference network (id or folder) instead of classifier-<dataset>."
 )
+@click.option(
+    "--option",
+    "option_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Draw with a request option of the model's family (repeatable), e.g. "
+    "truncation=0.5, direction=b2a, stage=1, rerank=8; figures per setting stay apart.",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    help="Split of real images and conditions (scenes also have 'heldout': the attribute "
+    "pairs training never saw).",
+)
 @click.option("--device", help="cpu, cuda or mps (default: the best available).")
 @click.option(
     "--cache-dir",
@@ -64,6 +79,8 @@ def eval_cmd(
     seed: int,
     batch_size: int,
     reference: str | None,
+    option_pairs: tuple[str, ...],
+    split: str,
     device: str | None,
     cache_dir: str | None,
     as_json: bool,
@@ -84,11 +101,21 @@ def eval_cmd(
       zoo eval dcgan-digits
       zoo eval cgan-digits -n 1000 --metrics fid,is --json
       zoo eval runs/dcgan --write-card
+      zoo eval biggan-digits --option truncation=0.5 --write-card
     """
-    from zoo.evaluate import check_numbers, check_writable, evaluate, plan
+    from zoo.evaluate import (
+        check_numbers,
+        check_options,
+        check_writable,
+        evaluate,
+        parse_options,
+        plan,
+    )
 
     check_numbers(n, seed, batch_size)  # bad input fails here, before any weights load
+    options = parse_options(option_pairs)
     p = plan(model, metrics, reference)
+    options = check_options(p.resolved, options)
     if write_card:
         check_writable(p.resolved)
     result = evaluate(
@@ -99,6 +126,8 @@ def eval_cmd(
         device=device,
         cache_dir=cache_dir,
         progress=not quiet,
+        options=options,
+        split=split,
     )
     path = None
     if write_card:
@@ -118,7 +147,9 @@ def _report(result: dict[str, Any]) -> str:
 
     head = (
         f"{result['model']} ({result['revision']}): {result['n']} images, seed {result['seed']}, "
-        f"sampler {result['sampler']}, against the {result['dataset']} {result['split']} split "
+        f"sampler {result['sampler']}"
+        + "".join(f", {k}={v}" for k, v in (result.get("options") or {}).items())
+        + f", against the {result['dataset']} {result['split']} split "
         f"({result['n_real']} images); reference network {result['reference_network']}"
         + (f", {result['clip_network']}" if result.get("clip_network") else "")
     )

@@ -44,7 +44,7 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
         [
             r["id"],
             r["family"] or "?",
-            r["process"] or ("reference" if r["family"] else "?"),
+            r["process"] or (r.get("kind") or "?"),
             ",".join(r["capabilities"]) or ("-" if r["family"] else "?"),
             r["source"],
             r["plugin"],
@@ -73,14 +73,22 @@ def info(model: str, as_json: bool) -> None:
         data["revision"] = res.revision
         data["process"] = res.family.process
         data["capabilities"] = list(res.family.capabilities)
+        data["kind"] = res.family.kind
+        data["options"] = list(res.family.options)
+        data["reconstructs"] = res.family.can_reconstruct
         data["config"] = res.config
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{res.name}  ({res.source}, revision {res.revision})")
     click.echo(f"folder: {res.folder}")
-    click.echo(
-        f"family: {res.family.name} ({res.family.process}; {', '.join(res.family.capabilities)})"
-    )
+    f = res.family
+    what = f.process or f.kind
+    click.echo(f"family: {f.name} ({what}; {', '.join(f.capabilities) or '-'})")
+    if f.options:
+        flags = ", ".join("--" + o.replace("_", "-") for o in f.options)
+        click.echo(f"options: {flags}")
+    if f.can_reconstruct:
+        click.echo(f"reconstructs: zoo reconstruct {res.name} --image in.png -o out.png")
     click.echo("")
     click.echo(res.body.strip())
 

@@ -26,6 +26,15 @@ REQUEST_FIELDS = (
     "truncation",
     "image",
     "batch_size",
+    "direction",
+    "mix_seed",
+    "mix_layers",
+    "noise",
+    "stage",
+    "temperature",
+    "top_k",
+    "top_p",
+    "rerank",
 )
 
 
@@ -68,6 +77,27 @@ def _request(values: dict[str, Any]) -> Any:
 @click.option(
     "--image", type=click.Path(dir_okay=False), help="Condition image (image-to-image models)."
 )
+@click.option(
+    "--direction",
+    type=click.Choice(["a2b", "b2a"]),
+    help="Unpaired translators (CycleGAN): map domain A to B (default) or B to A.",
+)
+@click.option("--mix-seed", type=int, help="Style mixing (StyleGAN): seed of a second latent.")
+@click.option(
+    "--mix-layers",
+    type=click.Choice(["coarse", "fine"]),
+    help="Style mixing: the layers that take the second latent (default coarse).",
+)
+@click.option(
+    "--noise/--no-noise", default=None, help="Per-layer noise inputs on or off (StyleGAN)."
+)
+@click.option("--stage", type=int, help="Multi-stage models (StackGAN): 1 returns the first stage.")
+@click.option("--temperature", type=float, help="Token sampling temperature (autoregressive).")
+@click.option("--top-k", type=int, help="Sample among the K most likely tokens.")
+@click.option("--top-p", type=float, help="Sample among the most likely tokens holding mass P.")
+@click.option(
+    "--rerank", type=int, help="Draw N candidates per image and keep the best (DALL-E: by CLIP)."
+)
 @click.option("--batch-size", type=int, help="Images per forward pass.")
 @click.option(
     "--device", help="cpu, cuda, cuda:1 or mps (default: ZOO_DEVICE, else the best available)."
@@ -109,6 +139,10 @@ def sample(
     Examples:
       zoo sample dcgan-digits -n 16 --seed 0 -o grid.png
       zoo sample cgan-digits --label 7 -n 8 -o sevens/
+      zoo sample biggan-digits --label 3 --truncation 0.5 -o threes.png
+      zoo sample stylegan-scenes --seed 1 --mix-seed 7 --mix-layers coarse
+      zoo sample pix2pix-scenes-edges --image edges.png -o scene.png
+      zoo sample dalle-scenes --prompt "a red circle" --rerank 8 -n 4
       zoo sample --from grid.png -o again.png
     """
     revision = None
@@ -139,7 +173,7 @@ def sample(
     from zoo.registry.discovery import get_registry
 
     res = resolve(model)
-    request.check_against(res.name, res.family.process, res.family.capabilities, res.num_classes)
+    res.check(request)
     if request.sampler is not None:
         spec = get_registry().sampler(request.sampler)
         if spec.process != res.family.process:
