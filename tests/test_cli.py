@@ -232,3 +232,18 @@ def test_info_and_list_json(tiny_dcgan) -> None:
     assert all(
         {"id", "family", "process", "capabilities", "source", "plugin"} <= set(r) for r in rows
     )
+
+
+def test_info_escapes_control_characters_of_the_card(tiny_dcgan, tmp_path) -> None:
+    """W14: a card is third-party text; ANSI sequences must not reach the terminal raw."""
+    import shutil
+
+    folder = tmp_path / "evil"
+    shutil.copytree(tiny_dcgan, folder)
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text() + "\nclear \x1b[2J\x1b]0;title\x07 done\n")
+    proc = run_zoo("info", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "clear \\x1b[2J" in proc.stdout and "family: dcgan (one-shot; unconditional)" in proc.stdout
+    assert "options: --truncation" in proc.stdout

@@ -90,7 +90,8 @@ def info(model: str, as_json: bool) -> None:
     if f.can_reconstruct:
         click.echo(f"reconstructs: zoo reconstruct {res.name} --image in.png -o out.png")
     click.echo("")
-    click.echo(res.body.strip())
+    # a card is third-party text: escape control characters (ANSI sequences) line by line
+    click.echo("\n".join(_escape(line, 10_000) for line in res.body.strip().splitlines()))
 
 
 @click.command()
