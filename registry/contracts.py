@@ -88,6 +88,9 @@ class Generator(Network):
 
     process: ClassVar[Process]
     capabilities: ClassVar[tuple[Capability, ...]]
+    # False for models whose output depends only on their conditions (a deterministic
+    # translator): the contract checks then do not ask the seed to change the image
+    seed_varies: ClassVar[bool] = True
 
     @property
     def num_classes(self) -> int | None:

@@ -279,6 +279,41 @@ def _write_card(out: Path, card: Any) -> None:
     atomic_write(out / "README.md", lambda f: f.write(text.encode()))
 
 
+EXAMPLE_CONDITION = "example-input.png"  # written beside an image model's weights
+
+
+def example_options(model: Any) -> dict[str, Any]:
+    """Request options a model needs to draw anything (its bench and samples.png use them).
+
+    The generator's ``example_options()`` if it has one (e.g. a prompt); image-conditioned
+    models get the first condition of their dataset's test split, written into the model
+    folder as example-input.png (so users have an input to try).
+    """
+    opts = dict(getattr(model.generator, "example_options", dict)())
+    if model.generator.condition_shape() is not None and "image" not in opts:
+        import os
+        import tempfile
+
+        from zoo.images import save_png, to_pil
+
+        path = model.resolved.folder / EXAMPLE_CONDITION
+        if not path.exists():
+            if not os.access(path.parent, os.W_OK):  # e.g. a read-only Hub cache
+                path = Path(tempfile.mkdtemp(prefix="zoo-example-")) / EXAMPLE_CONDITION
+            save_png(to_pil(example_conditions(model, 1))[0], path)
+        opts["image"] = str(path)
+    return opts
+
+
+def example_conditions(model: Any, n: int) -> Any:
+    """The first ``n`` condition images of the model's test split, at its condition size."""
+    c, h, _ = model.generator.condition_shape()
+    data = load_split(model.resolved.card.zoo.dataset, "test", h)
+    key = next(k for k in ("condition", "image_a", "image") if k in data)
+    images = data[key][:n]
+    return images if images.shape[1] == c else images.mean(1, keepdim=True)
+
+
 def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
     """Time drawing ``n`` images from the written folder; also write samples.png."""
     import torch
@@ -286,12 +321,20 @@ def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
     from zoo.api import load
 
     model = load(str(folder), device="cpu")
-    model.sample(n=2, seed=0)  # warm-up
+    opts = example_options(model)
+    model.sample(n=2, seed=0, **opts)  # warm-up
     t0 = time.perf_counter()
-    model.sample(n=n, seed=0)
+    model.sample(n=n, seed=0, **opts)
     elapsed = time.perf_counter() - t0
-    samples = model.sample(n=16, seed=0)
-    samples.save(folder / "samples.png", force=True)
+    if model.generator.condition_shape() is None:
+        samples = model.sample(n=16, seed=0, **opts)
+        samples.save(folder / "samples.png", force=True)
+    else:
+        write_pairs(model, folder / "samples.png")
+    flags = "".join(
+        f" --{k.replace('_', '-')} {shlex.quote(Path(v).name if k == 'image' else str(v))}"
+        for k, v in opts.items()
+    )
     return {
         "command": f"zoo bench {folder.name} -n {n}",
         "images": n,
@@ -300,7 +343,30 @@ def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
         "device": "cpu",
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
+        **({"request": flags.strip()} if flags else {}),
     }
+
+
+def write_pairs(model: Any, path: Path, n: int = 8) -> None:
+    """samples.png of an image-conditioned model: a row of inputs over a row of outputs."""
+    import tempfile
+
+    import torch
+
+    from zoo.images import grid, save_png, to_pil
+
+    conds = example_conditions(model, n)
+    outs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cond in enumerate(conds):
+            p = Path(tmp) / f"{i}.png"
+            save_png(to_pil(cond[None])[0], p)
+            outs.append(model.sample(n=1, seed=i, image=str(p)).images)
+    out = torch.cat(outs)
+    shown = conds.expand(-1, out.shape[1], -1, -1) if conds.shape[1] != out.shape[1] else conds
+    if shown.shape[-2:] != out.shape[-2:]:
+        shown = torch.nn.functional.interpolate(shown, size=out.shape[-2:], mode="nearest")
+    save_png(to_pil(grid(torch.cat([shown, out]), nrow=len(conds)))[0], path)
 
 
 def rewrite_sampling(folder: Path, sampling: dict[str, Any]) -> None:

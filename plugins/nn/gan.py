@@ -188,3 +188,48 @@ class ConvDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, S, S) -> logits (B,)."""
         return self.head(self.features(x)).flatten()
+
+
+# -- image-to-image pieces (Pix2Pix, CycleGAN) -------------------------------------------
+
+
+def norm2d(kind: str, channels: int) -> nn.Module:
+    """'batch' or 'instance' normalisation (instance: per image, so no batch dependence)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.InstanceNorm2d(channels, affine=True)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (Isola et al. 2017): a grid of logits, each judging one patch of the input.
+
+    Two stride-2 convolutions then two stride-1 convolutions (4x4 kernels): each
+    output logit sees a 22x22 patch of the input, and the loss averages over the
+    grid, so D models local texture and leaves global structure to the L1 term (or
+    to cycle consistency).
+
+    Args:
+        in_channels: channels of what D sees (the image, plus the condition for Pix2Pix).
+        base_channels: channels after the first layer (doubled after each later one).
+        norm: "batch" or "instance".
+    """
+
+    def __init__(self, in_channels: int, base_channels: int, norm: str = "batch"):
+        super().__init__()
+        ch = base_channels
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, ch, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ch, ch * 2, 4, 2, 1),
+            norm2d(norm, ch * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ch * 2, ch * 4, 4, 1, 1),
+            norm2d(norm, ch * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ch * 4, 1, 4, 1, 1),
+        )
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) -> logits (B, 1, H/4 - 2, W/4 - 2)."""
+        return self.net(x)

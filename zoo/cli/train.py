@@ -89,10 +89,13 @@ def bench(model: str, n: int, write_card: bool) -> None:
 
     if n < 1:
         raise RequestError("-n must be at least 1")
+    from zoo.train import example_options
+
     loaded = load(model, device="cpu")
-    loaded.sample(n=2, seed=0)
+    opts = example_options(loaded)  # a prompt or an input image for conditioned models
+    loaded.sample(n=2, seed=0, **opts)
     t0 = time.perf_counter()
-    loaded.sample(n=n, seed=0)
+    loaded.sample(n=n, seed=0, **opts)
     dt = time.perf_counter() - t0
     result = {
         "model": loaded.id,

@@ -1,0 +1,36 @@
+"""StackGAN configuration: text conditioning, the two stages' widths, training phases."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from zoo.plugins.nn.gan_config import AdversarialConfig
+
+
+class StackGANConfig(AdversarialConfig):
+    """Caption -> Stage-I (image_size / 2) -> Stage-II (image_size). Defaults are the shipped model."""
+
+    image_size: int = Field(default=32, ge=16, le=256, description="Stage-II image side (power of two)")
+    channels: int = Field(default=3, ge=1, le=4, description="image channels")
+    text_encoder: str = Field(
+        default="clip-scenes", description="model id of the frozen text encoder (a zoo CLIP)"
+    )
+    text_dim: int = Field(default=128, ge=1, le=4096, description="length of its text embedding")
+    c_dim: int = Field(default=32, ge=1, le=1024, description="conditioning augmentation output")
+    latent_dim: int = Field(default=32, ge=1, le=1024, description="length of z (Stage-I)")
+    g_channels: int = Field(default=32, ge=1, le=512, description="generator width unit")
+    d_channels: int = Field(default=32, ge=1, le=512, description="discriminator width unit")
+    kl_weight: float = Field(default=1.0, ge=0, le=100, description="weight of the CA KL term")
+    stage1_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="share of steps training Stage-I (then Stage-II)"
+    )
+    batch_size: int = Field(default=32, ge=2, le=4096, description="training batch size")
+    steps: int = Field(default=6000, ge=2, description="training steps (Stage-I, then Stage-II)")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"image_size": 16, "c_dim": 4, "latent_dim": 4, "g_channels": 4, "d_channels": 4,
+                 "batch_size": 4, "steps": 2},
+        "default": {},
+    }
