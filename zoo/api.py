@@ -138,6 +138,30 @@ class Model:
             images=images, records=self.records(request, seeds), request=self.whole(request)
         )
 
+    def reconstruct(
+        self, images: Any, *, noise: float = 0.0, seed: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """Encode and decode ``images`` ((N, C, S, S) in [0, 1], or paths of image files).
+
+        Returns {"input", "noisy", "output"}; ``noise`` > 0 adds seeded Gaussian noise
+        first (what a denoising autoencoder removes).
+        """
+        from zoo.reconstruct import load_inputs, reconstruct
+
+        if isinstance(images, (str, Path)) or (isinstance(images, list) and images and isinstance(images[0], (str, Path))):
+            images = load_inputs(self, [images] if isinstance(images, (str, Path)) else images)
+        return reconstruct(self, images, noise=noise, seed=seed)
+
+    def interpolate(
+        self, *, images: Any = None, seeds: list[int] | None = None, steps: int = 8
+    ) -> torch.Tensor:
+        """Decodes along the line between two latents: of two images (tensor or paths) or seeds."""
+        from zoo.reconstruct import interpolate, load_inputs
+
+        if isinstance(images, list) and images and isinstance(images[0], (str, Path)):
+            images = load_inputs(self, images)
+        return interpolate(self, images=images, seeds=seeds, steps=steps)
+
     def sampler_name(self, request: SampleRequest) -> str:
         zoo_card = self.resolved.card.zoo
         return request.sampler or zoo_card.default_sampler or self.generator.default_sampler()

@@ -121,8 +121,25 @@ def default_metrics(capabilities: Sequence[str], generator_class: Any = None) ->
     return tuple(m for m in METRIC_NAMES if m in wanted)
 
 
-def check_applicable(name: str, metrics: Sequence[str], capabilities: Sequence[str]) -> None:
+def check_applicable(
+    name: str, metrics: Sequence[str], capabilities: Sequence[str], family: Any = None
+) -> None:
     caps = set(capabilities)
+    reconstructs = family is not None and family.can_reconstruct and not caps & {"image", "control"}
+    if reconstructs:
+        pairs = [m for m in metrics if METRICS[m].needs == "pairs"]
+        if family.kind == "autoencoder" and len(pairs) < len(metrics):
+            raise RequestError(
+                f"'{name}' cannot generate, so only its reconstructions are scored: "
+                "choose from ssim, psnr"
+            )
+        if pairs and len(pairs) < len(metrics):
+            raise RequestError(
+                f"score reconstructions ({', '.join(pairs)}) and samples in separate runs of "
+                f"zoo eval {name}"
+            )
+        if pairs:
+            return
     for m in metrics:
         needs = METRICS[m].needs
         if needs in ("clip", "attributes") and "text" not in caps:
@@ -208,7 +225,7 @@ def plan(
     asked = parse_metrics(metrics)
     resolved = resolve(model)
     family = resolved.family
-    if family.kind != "generator":
+    if family.kind == "reference":
         raise RequestError(
             f"'{resolved.name}' is a reference network, not a generator; evaluate a generator"
         )
@@ -219,13 +236,15 @@ def plan(
         )
     if asked is None:
         asked = default_metrics(family.capabilities, load_object(family.generator))
+        if family.kind == "autoencoder":
+            asked = ("ssim", "psnr")
         if not asked:
             caps = "/".join(family.capabilities)
             raise RequestError(
                 f"no default metrics for a {caps} model; choose some with --metrics "
                 f"({', '.join(METRIC_NAMES)})"
             )
-    check_applicable(resolved.name, asked, family.capabilities)
+    check_applicable(resolved.name, asked, family.capabilities, family)
     needs = {METRICS[m].needs for m in asked}
     return Plan(
         resolved=resolved,
@@ -564,6 +583,8 @@ def evaluate(
     # 1. plan
     p = model if isinstance(model, Plan) else plan(model, metrics, reference)
     r, family = p.resolved, p.resolved.family
+    if family.can_reconstruct and p.needs == {"pairs"} and not {"image", "control"} & set(family.capabilities):
+        return evaluate_reconstruction(p, n=n, batch_size=batch_size, device=device, split=split)
     options = check_options(r, options)
     loaded = load(r.name, device=device)
     nets = Networks(*load_reference(p.reference, device), progress=progress)
@@ -657,6 +678,53 @@ def evaluate(
     }
 
 
+def evaluate_reconstruction(
+    p: Plan, *, n: int, batch_size: int, device: str | None, split: str = TEST_SPLIT
+) -> dict[str, Any]:
+    """SSIM/PSNR of an autoencoder's reconstructions of the first ``n`` test images.
+
+    Reconstructions are rounded to 8 bits like every image `zoo eval` scores; the
+    untrained row is the same config with fresh weights. There is no real-vs-real
+    row: a perfect reconstruction scores SSIM 1 (PSNR unbounded).
+    """
+    import torch
+
+    from zoo import metrics as M
+    from zoo.api import load
+    from zoo.data import load_split
+    from zoo.reconstruct import reconstruct
+
+    r = p.resolved
+    loaded = load(r.name, device=device)
+    c = loaded.generator.config
+    test = load_split(p.dataset, split, c.image_size)["image"][:n]
+    results: dict[str, dict[str, float | None]] = {m: {"real_vs_real": None} for m in p.metrics}
+    for row, model in (("value", loaded), ("untrained", untrained_twin(loaded))):
+        out = torch.cat(
+            [reconstruct(model, test[i : i + batch_size])["output"] for i in range(0, len(test), batch_size)]
+        )
+        out = to_8bit(out)
+        for m in p.metrics:
+            value = M.ssim(out, test) if m == "ssim" else M.psnr(out, test)
+            results[m][row] = float(f"{M.finite_or_none(value):.6g}")
+    return {
+        "model": r.name,
+        "revision": r.revision,
+        "n": len(test),
+        "seed": 0,
+        "sampler": "reconstruct",
+        "options": {},
+        "reference_network": None,
+        "dataset": p.dataset,
+        "split": split,
+        "n_real": len(test),
+        "metrics": results,
+        "notes": [f"reconstructions of the first {len(test)} images of the {split} split"],
+        "cache": None,
+        "written": 0,
+    }
+
+
 def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[str, Any]:
     """Validate eval ``options`` as request fields the model's family accepts; sorted copy."""
     from pydantic import ValidationError
@@ -665,6 +733,8 @@ def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[st
     from zoo.registry.schemas import OPTIONS, SampleRequest
 
     options = dict(sorted((options or {}).items()))
+    if not options:
+        return {}
     unknown = [k for k in options if k not in OPTIONS]
     if unknown:
         raise RequestError(f"unknown option '{unknown[0]}'; choose from {', '.join(OPTIONS)}")

@@ -267,6 +267,8 @@ def write_model_folder(
     _write_card(out, card)
     if sampling is None and fam.kind == "generator":
         rewrite_sampling(out, measure_sampling(out))
+    elif fam.kind == "autoencoder":
+        write_reconstructions(out)
 
 
 def _write_card(out: Path, card: Any) -> None:
@@ -345,6 +347,21 @@ def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
         "python": platform.python_version(),
         **({"request": flags.strip()} if flags else {}),
     }
+
+
+def write_reconstructions(folder: Path, n: int = 16) -> None:
+    """samples.png of an autoencoder: test images over their reconstructions."""
+    import torch
+
+    from zoo.api import load
+    from zoo.images import grid, save_png, to_pil
+    from zoo.reconstruct import reconstruct
+
+    model = load(str(folder), device="cpu")
+    c = model.generator.config
+    images = load_split(model.resolved.card.zoo.dataset, "test", c.image_size)["image"][:n]
+    out = reconstruct(model, images)["output"]
+    save_png(to_pil(grid(torch.cat([images, out]), nrow=n))[0], folder / "samples.png")
 
 
 def write_pairs(model: Any, path: Path, n: int = 8) -> None:

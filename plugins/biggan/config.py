@@ -29,7 +29,7 @@ class BigGANConfig(ConvGANConfig):
     ortho_weight: float = Field(
         default=1e-4, ge=0, le=1, description="beta of the orthogonal regulariser on G (0: off)"
     )
-    steps: int = Field(default=8000, ge=1, description="training steps (one D update each)")
+    steps: int = Field(default=6000, ge=1, description="training steps (one D update each)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {

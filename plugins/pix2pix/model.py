@@ -88,6 +88,8 @@ class Pix2PixGenerator(OneShotGenerator):
     family = "pix2pix"
     capabilities = ("image",)
     config_class = Pix2PixConfig
+    # paired: closeness to the true scene, and whether outputs look like scenes at all
+    eval_metrics = ("fid", "kid", "precision", "recall", "ssim", "psnr")
 
     def __init__(self, config: Pix2PixConfig) -> None:
         super().__init__(config)

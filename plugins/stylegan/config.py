@@ -29,7 +29,7 @@ class StyleGANConfig(AdversarialConfig):
     betas: tuple[float, float] = Field(default=(0.0, 0.99), description="Adam betas")
     mapping_lr_mult: float = Field(default=0.01, gt=0, le=1, description="mapping network lr multiplier")
     batch_size: int = Field(default=16, ge=1, le=4096, description="training batch size")
-    steps: int = Field(default=5000, ge=1, description="training steps (one D + one G update)")
+    steps: int = Field(default=4000, ge=1, description="training steps (one D + one G update)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"image_size": 8, "latent_dim": 8, "mapping_layers": 2, "widths": (8, 4),

@@ -27,7 +27,7 @@ class WGANConfig(ConvGANConfig):
     n_critic: int = Field(default=5, ge=1, le=100, description="critic updates per generator update")
     lr: float = Field(default=1e-4, gt=0, le=1, description="learning rate (Adam; RMSprop when clipping)")
     betas: tuple[float, float] = Field(default=(0.0, 0.9), description="Adam betas (gp)")
-    steps: int = Field(default=12_500, ge=1, description="critic updates (n_critic per G update)")
+    steps: int = Field(default=7_500, ge=1, description="critic updates (n_critic per G update)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {

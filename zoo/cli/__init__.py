@@ -27,6 +27,8 @@ COMMANDS = {
     "bench": "zoo.cli.train:bench",
     "eval": "zoo.cli.evaluate:eval_cmd",
     "leaderboard": "zoo.cli.evaluate:leaderboard",
+    "reconstruct": "zoo.cli.reconstruct:reconstruct_cmd",
+    "interpolate": "zoo.cli.reconstruct:interpolate_cmd",
 }
 
 SHORT_HELP = {
@@ -40,6 +42,8 @@ SHORT_HELP = {
     "bench": "Time sampling from a model (and record it in its card).",
     "eval": "Score a model (FID, IS, ...) beside its reference rows.",
     "leaderboard": "Every model x metric from the cards' model-index.",
+    "reconstruct": "Encode an image and decode it again (autoencoders), optionally noised.",
+    "interpolate": "Decode a straight line between two latents (autoencoders).",
 }
 
 
