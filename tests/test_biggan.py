@@ -58,3 +58,13 @@ def test_truncation_trades_variety_for_fidelity() -> None:
         return torch.cdist(x, x).mean().item()
 
     assert spread(0.2) < 0.8 * spread(None)
+
+
+def test_truncation_sweep_is_in_the_card_and_the_leaderboard() -> None:
+    from zoo.evaluate import leaderboard_rows
+
+    card = zoo.load("biggan-digits").card
+    names = {m["name"] for e in card.model_index for r in e["results"] for m in r["metrics"]}
+    assert any("[truncation=0.5]" in n for n in names)
+    models = {r["model"] for r in leaderboard_rows()}
+    assert {"biggan-digits", "biggan-digits [truncation=0.5]"} <= models

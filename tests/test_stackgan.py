@@ -49,6 +49,10 @@ def _colour_rate(prompt: str, colour: str, stage: int | None = None) -> float:
 
 
 def test_shipped_stackgan_follows_the_colour_of_the_prompt() -> None:
-    # six colours: chance is about 1/6
-    assert _colour_rate("a large red circle", "red") >= 0.5
-    assert _colour_rate("a large blue square", "blue") >= 0.5
+    from zoo.plugins.datasets.scenes import COLOURS
+
+    # six colours: chance is 1/6. Measured at commit time: mean 0.32 over the six
+    # "a large <colour> square" prompts (red 0.66, blue 0.5; yellow is rarely right)
+    rates = [_colour_rate(f"a large {c} square", c) for c in COLOURS]
+    assert sum(rates) / len(rates) >= 0.25, rates
+    assert _colour_rate("a large red circle", "red") >= 0.6

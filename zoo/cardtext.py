@@ -70,7 +70,9 @@ def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
                 if n_real:
                     where += f" ({_count(n_real)} images)"
                 how = f"Measured by `zoo eval` against {where}"
-                if n is not None:
+                if sampler == "reconstruct":
+                    how += f": reconstructions of its first {_count(n)} images"
+                elif n is not None:
                     how += f" with {_count(n)} generated images (seed {seed}, sampler `{sampler}`)"
                 if opts != "{}":
                     flags = " ".join(
@@ -99,6 +101,18 @@ def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
                     parts.append(f"| {m.get('name', m.get('type'))}{arrow} | {shown} |")
                 parts.append("")
     return parts
+
+
+def _example(family: FamilySpec) -> tuple[str, str]:
+    """CLI flags and Python keyword arguments of a typical request to this family."""
+    caps = family.capabilities
+    if "text" in caps:
+        return ' --prompt "a large red circle"', ', prompt="a large red circle"'
+    if "image" in caps or "control" in caps:
+        return " --image example-input.png", ', image="example-input.png"'
+    if "class" in caps:
+        return " --label 1", ", label=1"
+    return "", ""
 
 
 def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
@@ -131,24 +145,48 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
             "```",
             "",
         ]
-    else:
-        parts += ["", "![samples](samples.png)", ""]
-        parts += ["## Use", "", "```bash"]
-        example = f"zoo sample {model_id} -n 16 --seed 0 -o grid.png"
-        if "class" in family.capabilities:
-            example = f"zoo sample {model_id} --label 1 -n 8 --seed 0 -o label1.png"
+    elif family.kind == "autoencoder":
+        parts += ["", "![test digits over their reconstructions](samples.png)", ""]
         parts += [
-            example,
+            "An autoencoder: it reconstructs images but cannot generate (`zoo sample` refuses "
+            "it; its codes follow no known distribution).",
+            "",
+            "## Use",
+            "",
+            "```bash",
+            f"zoo reconstruct {model_id} --image in.png -o out.png [--noise 0.3 --grid]",
+            f"zoo interpolate {model_id} --images a.png b.png --steps 8 -o walk.png",
             "```",
             "",
             "```python",
             "import zoo",
             "",
             f'model = zoo.load("{model_id}")',
-            "samples = model.sample(n=16, seed=0)  # samples.images: (16, C, H, W) in [0, 1]",
+            'out = model.reconstruct(images)["output"]  # images: (N, C, H, W) in [0, 1]',
             "```",
             "",
         ]
+    else:
+        parts += ["", "![samples](samples.png)", ""]
+        parts += ["## Use", "", "```bash"]
+        flags, kwargs = _example(family)
+        parts += [
+            f"zoo sample {model_id}{flags} -n 8 --seed 0 -o grid.png",
+            "```",
+            "",
+            "```python",
+            "import zoo",
+            "",
+            f'model = zoo.load("{model_id}")',
+            f"samples = model.sample(n=8, seed=0{kwargs})  # samples.images: (8, C, H, W) in [0, 1]",
+            "```",
+            "",
+        ]
+        if family.options:
+            opts = ", ".join("`--" + o.replace("_", "-") + "`" for o in family.options)
+            parts += [f"Options of this family: {opts} (see `zoo sample --help`).", ""]
+        if family.can_reconstruct:
+            parts += [f"It also reconstructs: `zoo reconstruct {model_id} --image in.png -o out.png`.", ""]
     if t:
         parts += ["## Training", "", f"Reproduce with `{t.get('command', '')}`.", ""]
         rows = {k: v for k, v in t.items() if k not in ("command", "recipe", "final_losses")}

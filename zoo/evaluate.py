@@ -988,7 +988,7 @@ def leaderboard_rows() -> list[dict[str, Any]]:
                 r = resolve_spec(spec, reg, download=False)
             except ZooError:
                 continue  # unreadable or not pulled: `zoo list` reports it
-            if r.family.kind != "generator":
+            if r.family.kind == "reference":
                 continue  # reference networks record accuracies, not generation metrics
             for entry in r.card.model_index or []:
                 for res in entry.get("results", []):
@@ -997,7 +997,8 @@ def leaderboard_rows() -> list[dict[str, Any]]:
                         args = m.get("args") or {}
                         rows.append(
                             {
-                                "model": mid,
+                                # a setting (e.g. truncation) is its own row, beside the plain one
+                                "model": mid + options_label(args.get("options")),
                                 "family": r.family.name,
                                 "task": res.get("task", {}).get("type"),
                                 "dataset": ds.get("name"),

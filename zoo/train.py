@@ -267,7 +267,7 @@ def write_model_folder(
     _write_card(out, card)
     if sampling is None and fam.kind == "generator":
         rewrite_sampling(out, measure_sampling(out))
-    elif fam.kind == "autoencoder":
+    elif sampling is None and fam.kind == "autoencoder":
         write_reconstructions(out)
 
 
