@@ -20,14 +20,12 @@ Where it differs: sized for 16x16 digits rather than the papers' 64x64 / 32x32.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from zoo.plugins.nn.gan import UpsampleGenerator, dcgan_init, num_stages, to_unit
+from zoo.plugins.dcgan.model import DCGANGenerator
+from zoo.plugins.nn.gan import dcgan_init, num_stages
 from zoo.plugins.wgan.config import WGANConfig
-from zoo.registry.contracts import OneShotGenerator
 
 
 class Critic(nn.Module):
@@ -52,23 +50,8 @@ class Critic(nn.Module):
         return self.net(x).flatten()
 
 
-class WGANGenerator(OneShotGenerator):
+class WGANGenerator(DCGANGenerator):
+    """The DCGAN generator; only the critic and the loss differ (see the recipe)."""
+
     family = "wgan"
-    capabilities = ("unconditional",)
     config_class = WGANConfig
-
-    def __init__(self, config: WGANConfig) -> None:
-        super().__init__(config)
-        self.net = UpsampleGenerator(
-            config.latent_dim, config.channels, config.image_size, config.g_channels
-        )
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.net}
-
-    def latent_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
-
-    def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
-        """Latents (B, latent_dim) -> images (B, C, S, S) in [0, 1]."""
-        return to_unit(self.net(z))
