@@ -42,7 +42,9 @@ def main() -> None:
     for mid in MODELS:
         model = zoo.load(mid)
         net = model.generator
-        z = net.random_latents(args.n, torch.Generator().manual_seed(0))
+        # one generator per image, seeded i, as `zoo sample` draws image i: the VAE row
+        # then equals its `zoo eval` FID
+        z = torch.cat([net.random_latents(1, torch.Generator().manual_seed(i)) for i in range(args.n)])
         images = (net.decode(z).clamp(0, 1) * 255).round() / 255
         classes = classifier.logits(images).argmax(1).bincount(minlength=10)
         fid = M.fid(test_features, classifier.features(images))

@@ -84,3 +84,18 @@ def test_cli_reconstruct_and_its_errors(tmp_path, digits) -> None:
     assert proc.returncode == 2 and "is 20x20" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_zoo("reconstruct", "dcgan-digits", "--image", str(src), "-o", str(tmp_path / "c.png"))
     assert proc.returncode == 2 and "does not reconstruct" in proc.stderr
+
+def test_vae_scenes_keeps_colour_and_count_and_samples_every_colour() -> None:
+    from zoo.plugins.datasets.scenes import ATTRIBUTES
+
+    model, judge = zoo.load("vae-scenes"), zoo.load("classifier-scenes").network
+    data = load_split("scenes", "test", 32)
+    x, truth = data["image"][:200], judge.canonical(data["attributes"][:200])
+    out = model.reconstruct(x)["output"]
+    assert (out - x).pow(2).mean() < 0.3 * (x - x.mean(0)).pow(2).mean()
+    pred = judge.predict_attributes(out)
+    for name in ("colour1", "count", "position1"):  # shape is blurred away (about chance)
+        j = ATTRIBUTES.index(name)
+        assert (pred[:, j] == truth[:, j]).float().mean() >= 0.9, name
+    drawn = judge.predict_attributes(model.sample(n=200, seed=0).images)
+    assert (drawn[:, ATTRIBUTES.index("colour1")].bincount(minlength=6) >= 10).all()

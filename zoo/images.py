@@ -153,9 +153,10 @@ def load_condition(
     h, w = image.shape[-2:]
     ok = all(min_size <= s <= max_size and s % multiple_of == 0 for s in (h, w))
     if not ok:
-        rule = f"multiples of {multiple_of} " if multiple_of > 1 else ""
-        raise RequestError(
-            f"image {path} is {w}x{h}; this model needs sides that are {rule}"
-            f"between {min_size} and {max_size} pixels"
-        )
+        if min_size == max_size:
+            need = f"a {min_size}x{min_size} image"
+        else:
+            rule = f"multiples of {multiple_of} " if multiple_of > 1 else ""
+            need = f"sides that are {rule}between {min_size} and {max_size} pixels"
+        raise RequestError(f"image {path} is {w}x{h}; this model needs {need}")
     return image

@@ -1,16 +1,23 @@
 """Encoder and decoder bodies shared by the autoencoder families (AE, DAE, VAE).
 
-Fully connected, as in the seeds' picture of an autoencoder: image -> hidden
-layers -> bottleneck -> mirrored hidden layers -> image. The decoder ends in a
-sigmoid, so its output is already an image in [0, 1].
+Two shapes, chosen by ``arch``:
+
+- ``mlp``: fully connected, as in the seeds' picture of an autoencoder: image ->
+  hidden layers -> bottleneck -> mirrored hidden layers -> image (the digits models).
+- ``conv``: stride-2 4x4 convolutions halve the side ``len(hidden)`` times, a linear
+  layer maps the last feature map to the bottleneck; the decoder mirrors it with
+  transposed convolutions (colour scenes, where an MLP blurs the objects away).
+
+No normalisation layers, so an image's code never depends on its batch. The
+decoder ends in a sigmoid, so its output is already an image in [0, 1].
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from zoo.registry.contracts import FamilyConfig
@@ -22,7 +29,14 @@ class AutoencoderConfig(FamilyConfig):
     image_size: int = Field(default=16, ge=4, le=64, description="image side in pixels")
     channels: int = Field(default=1, ge=1, le=4, description="image channels")
     latent_dim: int = Field(default=8, ge=1, le=1024, description="bottleneck size")
-    hidden: tuple[int, ...] = Field(default=(256, 128), description="encoder layer widths")
+    arch: Literal["mlp", "conv"] = Field(
+        default="mlp",
+        description="mlp: fully connected layers of widths `hidden`; conv: stride-2 "
+        "convolutions with `hidden` channels (image_size divisible by 2**len(hidden))",
+    )
+    hidden: tuple[int, ...] = Field(
+        default=(256, 128), min_length=1, description="encoder layer widths (conv: channels)"
+    )
     lr: float = Field(default=1e-3, gt=0, le=1, description="Adam learning rate")
     batch_size: int = Field(default=64, ge=1, le=4096, description="training batch size")
     steps: int = Field(default=4000, ge=1, description="training steps")
@@ -30,7 +44,26 @@ class AutoencoderConfig(FamilyConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"image_size": 8, "latent_dim": 2, "hidden": (8,), "batch_size": 8, "steps": 3},
         "default": {},
+        # 32x32 colour scenes: conv body, a code big enough for two objects and a background
+        "scenes": {
+            "image_size": 32,
+            "channels": 3,
+            "latent_dim": 32,
+            "arch": "conv",
+            "hidden": (32, 64, 128),
+        },
     }
+
+    @model_validator(mode="after")
+    def _conv_sides(self) -> AutoencoderConfig:
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden widths must be positive, got {self.hidden}")
+        if self.arch == "conv" and self.image_size % 2 ** len(self.hidden):
+            raise ValueError(
+                f"a conv autoencoder with {len(self.hidden)} layers needs image_size divisible "
+                f"by {2 ** len(self.hidden)}, got {self.image_size}"
+            )
+        return self
 
 
 def mlp(sizes: list[int]) -> list[nn.Module]:
@@ -45,8 +78,16 @@ class Encoder(nn.Module):
 
     def __init__(self, c: AutoencoderConfig, out_dim: int):
         super().__init__()
-        pixels = c.channels * c.image_size**2
-        self.net = nn.Sequential(nn.Flatten(), *mlp([pixels, *c.hidden]), nn.Linear(c.hidden[-1], out_dim))
+        if c.arch == "mlp":
+            body = [nn.Flatten(), *mlp([c.channels * c.image_size**2, *c.hidden])]
+            width = c.hidden[-1]
+        else:
+            body = []
+            for a, b in zip((c.channels, *c.hidden[:-1]), c.hidden, strict=True):
+                body += [nn.Conv2d(a, b, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+            body.append(nn.Flatten())
+            width = c.hidden[-1] * (c.image_size // 2 ** len(c.hidden)) ** 2
+        self.net = nn.Sequential(*body, nn.Linear(width, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -57,10 +98,23 @@ class Decoder(nn.Module):
 
     def __init__(self, c: AutoencoderConfig):
         super().__init__()
-        pixels = c.channels * c.image_size**2
-        sizes = [c.latent_dim, *reversed(c.hidden)]
-        self.net = nn.Sequential(*mlp(sizes), nn.Linear(sizes[-1], pixels), nn.Sigmoid())
         self.shape = (c.channels, c.image_size, c.image_size)
+        if c.arch == "mlp":
+            sizes = [c.latent_dim, *reversed(c.hidden)]
+            tail = [nn.Linear(sizes[-1], c.channels * c.image_size**2)]
+            self.net = nn.Sequential(*mlp(sizes), *tail, nn.Sigmoid())
+        else:
+            side = c.image_size // 2 ** len(c.hidden)
+            widths = [*reversed(c.hidden)]
+            layers: list[nn.Module] = [
+                nn.Linear(c.latent_dim, widths[0] * side * side),
+                nn.Unflatten(1, (widths[0], side, side)),
+                nn.ReLU(inplace=True),
+            ]
+            for a, b in zip(widths[:-1], widths[1:], strict=True):
+                layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.ReLU(inplace=True)]
+            layers += [nn.ConvTranspose2d(widths[-1], c.channels, 4, 2, 1), nn.Sigmoid()]
+            self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(len(z), *self.shape)

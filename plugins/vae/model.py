@@ -14,7 +14,8 @@ learnt to draw: z ~ N(0, I) -> decoder -> a new image. ``zoo sample`` does that;
 
 Reconstruction term: binary cross-entropy summed over pixels (a Bernoulli
 decoder, as the paper's MNIST experiments); beta = 1 is the paper's ELBO.
-Networks: the zoo's MLP encoder/decoder (plugins/nn/autoencoder.py).
+Networks: the zoo's encoder/decoder bodies (plugins/nn/autoencoder.py): MLP for
+digits, convolutional for scenes (an MLP blurs the objects of a scene away).
 """
 
 from __future__ import annotations
