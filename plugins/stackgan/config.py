@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from zoo.plugins.nn.gan_config import AdversarialConfig
 
@@ -22,12 +22,24 @@ class StackGANConfig(AdversarialConfig):
     latent_dim: int = Field(default=32, ge=1, le=1024, description="length of z (Stage-I)")
     g_channels: int = Field(default=32, ge=1, le=512, description="generator width unit")
     d_channels: int = Field(default=32, ge=1, le=512, description="discriminator width unit")
-    kl_weight: float = Field(default=1.0, ge=0, le=100, description="weight of the CA KL term")
+    kl_weight: float = Field(
+        default=0.005,
+        ge=0,
+        le=100,
+        description="weight of the CA KL term (summed over c_dim); the paper's 1 mutes the text here",
+    )
     stage1_fraction: float = Field(
         default=0.5, gt=0, lt=1, description="share of steps training Stage-I (then Stage-II)"
     )
     batch_size: int = Field(default=32, ge=2, le=4096, description="training batch size")
     steps: int = Field(default=6000, ge=2, description="training steps (Stage-I, then Stage-II)")
+
+    @field_validator("image_size")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"image_size must be a power of two (16, 32, 64, ...), got {v}")
+        return v
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"image_size": 16, "c_dim": 4, "latent_dim": 4, "g_channels": 4, "d_channels": 4,

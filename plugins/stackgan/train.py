@@ -35,6 +35,7 @@ class MatchingDiscriminator(nn.Module):
             nn.Conv2d(ch, 1, 4),
         )
         dcgan_init(self)
+        self.text.reset_parameters()  # fan-in init, like the generator's CA
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         h = self.image(x)
