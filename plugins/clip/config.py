@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from zoo.plugins.datasets import scenes
+from zoo.plugins.nn.text import check_vocabulary, scene_vocabulary
 from zoo.registry.contracts import FamilyConfig
-
-WORD_RE = re.compile(r"[a-z]+")  # a word: a run of letters, after lower-casing
-
-
-def words(text: str) -> list[str]:
-    """The tokenizer's words: 'On the LEFT, a red-ish disc' -> on the left a red ish disc."""
-    return WORD_RE.findall(text.lower())
-
-
-def scene_vocabulary() -> tuple[str, ...]:
-    """Every word the scenes' captions can hold (synonym tables and templates), sorted."""
-    tables = (
-        scenes.SIZE_WORDS,
-        scenes.COLOUR_WORDS,
-        scenes.SHAPE_WORDS,
-        scenes.POSITION_WORDS,
-        scenes.RELATION_WORDS,
-    )
-    text = " ".join(w for table in tables for ws in table for w in ws)
-    templates = " ".join(scenes.ONE_TEMPLATES + scenes.TWO_TEMPLATES)
-    text += " " + re.sub(r"\{\w+\}", " ", templates)  # drop the {a}/{p} slots
-    return tuple(sorted(set(words(text))))
 
 
 class ClipConfig(FamilyConfig):
@@ -83,12 +60,7 @@ class ClipConfig(FamilyConfig):
     @field_validator("vocabulary")
     @classmethod
     def _vocabulary(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [w for w in v if not WORD_RE.fullmatch(w)]
-        if bad:
-            raise ValueError(f"vocabulary word {bad[0]!r} is not lower-case letters")
-        if len(set(v)) != len(v):
-            raise ValueError("vocabulary words must be unique")
-        return v
+        return check_vocabulary(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> ClipConfig:

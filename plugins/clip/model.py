@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.plugins.clip.config import ClipConfig, words
+from zoo.plugins.clip.config import ClipConfig
+from zoo.plugins.nn.text import words
+from zoo.plugins.nn.transformer import Block
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
 
@@ -60,30 +62,6 @@ class ImageTower(nn.Module):
         return self.project(self.body(2 * x - 1))
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: h += attn(LN(h)); h += MLP(LN(h))."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(width)
-        self.qkv = nn.Linear(width, 3 * width)
-        self.out = nn.Linear(width, width)
-        self.norm2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(
-            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
-        )
-
-    def forward(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """h (B, T, W); keep (B, T) bool, False at padding (never attended to)."""
-        b, t, w = h.shape
-        q, k, v = self.qkv(self.norm1(h)).view(b, t, 3, self.heads, w // self.heads).unbind(2)
-        q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (B, heads, T, W / heads)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :])
-        h = h + self.out(a.transpose(1, 2).reshape(b, t, w))
-        return h + self.mlp(self.norm2(h))
-
-
 class TextTower(nn.Module):
     """Token ids (B, T), BOS first, 0-padded -> (B, D) unnormalised embeddings."""
 
@@ -102,7 +80,7 @@ class TextTower(nn.Module):
         keep = ids != PAD
         h = self.token(ids) + self.position[: ids.shape[1]]
         for block in self.blocks:
-            h = block(h, keep)
+            h, _ = block(h, keep=keep)
         return self.project(self.norm(h[:, 0]))  # BOS has attended to the whole text
 
 

@@ -1,4 +1,5 @@
-"""Encoder and decoder bodies shared by the autoencoder families (AE, DAE, VAE).
+"""Encoder and decoder bodies shared by the autoencoder families (AE, DAE, VAE), and the
+residual block of the VQ-VAE and the dVAE.
 
 Two shapes, chosen by ``arch``:
 
@@ -21,6 +22,23 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from zoo.registry.contracts import FamilyConfig
+
+
+class ResBlock(nn.Module):
+    """x + conv1x1(relu(conv3x3(relu(x)))) at constant width: the residual block of the
+    VQ-VAE paper's encoder and decoder (the VQ-VAE and DALL-E's dVAE use it)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class AutoencoderConfig(FamilyConfig):
