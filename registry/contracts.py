@@ -104,7 +104,9 @@ class Generator(Network):
         return (c.channels, c.image_size, c.image_size)  # type: ignore[attr-defined]
 
     def default_sampler(self) -> str:
-        return {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}[self.process]
+        from zoo.registry.schemas import DEFAULT_SAMPLERS
+
+        return DEFAULT_SAMPLERS[self.process]
 
     def condition_shape(self) -> tuple[int, int, int] | None:
         """(C, H, W) of the condition image it was trained on (image-conditioned families).

@@ -20,6 +20,8 @@ Process = Literal["one-shot", "diffusion", "autoregressive"]
 Capability = Literal["unconditional", "class", "text", "image", "mask", "control"]
 PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
 CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
+# the sampler a process uses unless the card or the request names another
+DEFAULT_SAMPLERS: dict[str, str] = {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"

@@ -146,7 +146,7 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
             "",
         ]
     elif family.kind == "autoencoder":
-        parts += ["", "![test digits over their reconstructions](samples.png)", ""]
+        parts += ["", "![test images over their reconstructions](samples.png)", ""]
         parts += [
             "An autoencoder: it reconstructs images but cannot generate (`zoo sample` refuses "
             "it; its codes follow no known distribution).",
@@ -186,7 +186,12 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
             opts = ", ".join("`--" + o.replace("_", "-") + "`" for o in family.options)
             parts += [f"Options of this family: {opts} (see `zoo sample --help`).", ""]
         if family.can_reconstruct:
-            parts += [f"It also reconstructs: `zoo reconstruct {model_id} --image in.png -o out.png`.", ""]
+            parts += [
+                f"It also reconstructs: `zoo reconstruct {model_id} --image in.png -o out.png`.",
+                "",
+                "![test images over their reconstructions](reconstructions.png)",
+                "",
+            ]
     if t:
         parts += ["## Training", "", f"Reproduce with `{t.get('command', '')}`.", ""]
         rows = {k: v for k, v in t.items() if k not in ("command", "recipe", "final_losses")}

@@ -16,7 +16,7 @@ from typing import Any
 from zoo.registry.cards import read_card, read_config
 from zoo.registry.discovery import Registry, get_registry
 from zoo.registry.errors import CardError, UnknownModelError, ZooError
-from zoo.registry.schemas import FamilySpec, ModelCard, ModelSpec
+from zoo.registry.schemas import DEFAULT_SAMPLERS, FamilySpec, ModelCard, ModelSpec
 
 HUB_PREFIX = "hf:"
 
@@ -160,6 +160,8 @@ def list_models(
                 row.update(
                     family=res.family.name,
                     process=res.family.process,
+                    sampler=res.card.zoo.default_sampler
+                    or DEFAULT_SAMPLERS.get(res.family.process or ""),
                     capabilities=list(res.family.capabilities),
                     kind=res.family.kind,
                     options=list(res.family.options),

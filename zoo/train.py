@@ -267,8 +267,10 @@ def write_model_folder(
     _write_card(out, card)
     if sampling is None and fam.kind == "generator":
         rewrite_sampling(out, measure_sampling(out))
-    elif sampling is None and fam.kind == "autoencoder":
+    if sampling is None and fam.kind == "autoencoder":
         write_reconstructions(out)
+    elif sampling is None and fam.can_reconstruct:
+        write_reconstructions(out, name=RECONSTRUCTIONS)
 
 
 def _write_card(out: Path, card: Any) -> None:
@@ -282,6 +284,7 @@ def _write_card(out: Path, card: Any) -> None:
 
 
 EXAMPLE_CONDITION = "example-input.png"  # written beside an image model's weights
+RECONSTRUCTIONS = "reconstructions.png"  # test images over their reconstructions
 
 
 def example_options(model: Any) -> dict[str, Any]:
@@ -349,8 +352,8 @@ def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
     }
 
 
-def write_reconstructions(folder: Path, n: int = 16) -> None:
-    """samples.png of an autoencoder: test images over their reconstructions."""
+def write_reconstructions(folder: Path, n: int = 16, name: str = "samples.png") -> None:
+    """A grid of test images over their reconstructions (an autoencoder's samples.png)."""
     import torch
 
     from zoo.api import load
@@ -361,7 +364,7 @@ def write_reconstructions(folder: Path, n: int = 16) -> None:
     c = model.generator.config
     images = load_split(model.resolved.card.zoo.dataset, "test", c.image_size)["image"][:n]
     out = reconstruct(model, images)["output"]
-    save_png(to_pil(grid(torch.cat([images, out]), nrow=n))[0], folder / "samples.png")
+    save_png(to_pil(grid(torch.cat([images, out]), nrow=n))[0], folder / name)
 
 
 def write_pairs(model: Any, path: Path, n: int = 8) -> None:

@@ -63,6 +63,7 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
 def info(model: str, as_json: bool) -> None:
     """Show the card of MODEL (id, folder path or hf:org/name[@rev])."""
     from zoo.catalog import resolve
+    from zoo.registry.schemas import DEFAULT_SAMPLERS
 
     res = resolve(model)
     data: dict[str, Any] = res.card.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -72,6 +73,9 @@ def info(model: str, as_json: bool) -> None:
         data["source"] = res.source
         data["revision"] = res.revision
         data["process"] = res.family.process
+        data["sampler"] = res.card.zoo.default_sampler or DEFAULT_SAMPLERS.get(
+            res.family.process or ""
+        )
         data["capabilities"] = list(res.family.capabilities)
         data["kind"] = res.family.kind
         data["options"] = list(res.family.options)

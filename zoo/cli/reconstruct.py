@@ -35,6 +35,8 @@ def reconstruct_cmd(model: str, image: str, out: str, noise: float, seed: int, g
       zoo reconstruct dae-digits --image digit.png --noise 0.3 --grid -o denoised.png
     """
     path = _check_out(out, force)
+    import torch
+
     from zoo.api import load
     from zoo.images import grid as tile
     from zoo.images import save_png, to_pil
@@ -45,7 +47,7 @@ def reconstruct_cmd(model: str, image: str, out: str, noise: float, seed: int, g
     images = load_inputs(loaded, [image])
     r = reconstruct(loaded, images, noise=noise, seed=seed)
     meta = {"model": loaded.id, "revision": loaded.resolved.revision, "input": image, "noise": noise, "seed": seed}
-    shown = tile(__import__("torch").cat([r["input"], r["noisy"], r["output"]]), nrow=3) if grid else r["output"]
+    shown = tile(torch.cat([r["input"], r["noisy"], r["output"]]), nrow=3) if grid else r["output"]
     save_png(to_pil(shown)[0], path, meta)
     click.echo(str(path))
 
