@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from zoo.plugins.nn.schedules import first_phase_steps
 from zoo.plugins.nn.text import check_vocabulary, scene_vocabulary
 from zoo.registry.contracts import FamilyConfig
 
@@ -129,7 +130,7 @@ class DalleConfig(FamilyConfig):
     @property
     def dvae_steps(self) -> int:
         """Steps of the dVAE phase (at least 1, and 1 fewer than ``steps`` when it can)."""
-        return max(1, min(self.steps - 1, round(self.dvae_fraction * self.steps)))
+        return first_phase_steps(self.dvae_fraction, self.steps)
 
     @property
     def grid(self) -> int:

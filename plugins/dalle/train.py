@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.dalle.model import PAD, DalleGenerator, gumbel_softmax, kl_to_uniform
-from zoo.plugins.nn.schedules import warmup_cosine
+from zoo.plugins.nn.schedules import phase_schedule
 from zoo.registry.contracts import Recipe
 from zoo.registry.errors import RequestError
 
@@ -38,9 +38,7 @@ class DalleRecipe(Recipe):
         self.dvae = generator.dvae.to(device)
         self.gpt = generator.transformer.to(device)
         self.opt_dvae = torch.optim.Adam(self.dvae.parameters(), lr=c.dvae_lr)
-        self.schedule_dvae = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_dvae, warmup_cosine(min(c.warmup, c.dvae_steps // 2), c.dvae_steps)
-        )
+        self.schedule_dvae = phase_schedule(self.opt_dvae, c.warmup, c.dvae_steps)
         decay, rest = [], []
         for name, p in self.gpt.named_parameters():
             embedding = name.startswith(("token", "position"))
@@ -51,10 +49,7 @@ class DalleRecipe(Recipe):
             betas=(0.9, 0.95),
             weight_decay=0.0,
         )
-        gpt_steps = max(1, c.steps - c.dvae_steps)
-        self.schedule_gpt = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_gpt, warmup_cosine(min(c.warmup, gpt_steps // 2), gpt_steps)
-        )
+        self.schedule_gpt = phase_schedule(self.opt_gpt, c.warmup, max(1, c.steps - c.dvae_steps))
 
     # -- schedules
 

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from zoo.plugins.nn.schedules import first_phase_steps
 from zoo.registry.contracts import FamilyConfig
 
 DOWNSAMPLE = 4  # two stride-2 convolutions: an S x S image becomes an (S/4) x (S/4) code grid
@@ -104,7 +105,7 @@ class VQVAEConfig(FamilyConfig):
     @property
     def vq_steps(self) -> int:
         """Steps of the VQ-VAE phase (at least 1, and 1 fewer than ``steps`` when it can)."""
-        return max(1, min(self.steps - 1, round(self.vq_fraction * self.steps)))
+        return first_phase_steps(self.vq_fraction, self.steps)
 
     @property
     def grid(self) -> int:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.plugins.nn.schedules import warmup_cosine
+from zoo.plugins.nn.schedules import phase_schedule
 from zoo.plugins.vqvae.config import VQVAEConfig
 from zoo.plugins.vqvae.model import VQVAEGenerator
 from zoo.registry.contracts import Recipe
@@ -53,14 +53,9 @@ class VQVAERecipe(Recipe):
         self.prior = generator.prior.to(device)
         self.usage = CodeUsage(c.codebook_size).to(device)
         self.opt_vq = torch.optim.Adam(self.vqvae.parameters(), lr=c.vq_lr)
-        self.schedule_vq = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_vq, warmup_cosine(min(c.warmup, c.vq_steps // 2), c.vq_steps)
-        )
-        prior_steps = max(1, c.steps - c.vq_steps)
+        self.schedule_vq = phase_schedule(self.opt_vq, c.warmup, c.vq_steps)
         self.opt_prior = torch.optim.Adam(self.prior.parameters(), lr=c.prior_lr)
-        self.schedule_prior = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_prior, warmup_cosine(min(c.warmup, prior_steps // 2), prior_steps)
-        )
+        self.schedule_prior = phase_schedule(self.opt_prior, c.warmup, max(1, c.steps - c.vq_steps))
 
     @property
     def vq_done(self) -> int:
