@@ -26,7 +26,9 @@ def zoo_cmd() -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -34,7 +36,15 @@ def main() -> None:
     cases = {
         "zoo --help": ["--help"],
         "zoo list": ["list"],
-        "zoo sample dcgan-digits -n 64": ["sample", "dcgan-digits", "-n", "64", "-o", str(out / "g.png"), "--force"],
+        "zoo sample dcgan-digits -n 64": [
+            "sample",
+            "dcgan-digits",
+            "-n",
+            "64",
+            "-o",
+            str(out / "g.png"),
+            "--force",
+        ],
     }
     times: dict[str, list[float]] = {k: [] for k in cases}
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -45,13 +55,19 @@ def main() -> None:
             times[name].append(time.perf_counter() - t0)
     shutil.rmtree(out, ignore_errors=True)
     result = {
-        name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3), "runs": len(v)}
+        name: {
+            "median_s": round(statistics.median(v), 3),
+            "min_s": round(min(v), 3),
+            "runs": len(v),
+        }
         for name, v in times.items()
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{'command':36} {'median':>8} {'min':>8}  ({args.repeat} runs each, {os.cpu_count()} CPUs)")
+    print(
+        f"{'command':36} {'median':>8} {'min':>8}  ({args.repeat} runs each, {os.cpu_count()} CPUs)"
+    )
     for name, r in result.items():
         print(f"{name:36} {r['median_s']:>7.3f}s {r['min_s']:>7.3f}s")
 

@@ -21,7 +21,11 @@ Capability = Literal["unconditional", "class", "text", "image", "mask", "control
 PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
 CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
 # the sampler a process uses unless the card or the request names another
-DEFAULT_SAMPLERS: dict[str, str] = {"one-shot": "one-shot", "diffusion": "ddim", "autoregressive": "ar"}
+DEFAULT_SAMPLERS: dict[str, str] = {
+    "one-shot": "one-shot",
+    "diffusion": "ddim",
+    "autoregressive": "ar",
+}
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -155,9 +159,7 @@ class SampleRequest(Strict):
     )
     noise: bool | None = Field(default=None, description=OPTIONS["noise"])
     stage: int | None = Field(default=None, ge=1, le=8, description=OPTIONS["stage"])
-    temperature: float | None = Field(
-        default=None, gt=0, le=10, description=OPTIONS["temperature"]
-    )
+    temperature: float | None = Field(default=None, gt=0, le=10, description=OPTIONS["temperature"])
     top_k: int | None = Field(default=None, ge=1, le=1_000_000, description=OPTIONS["top_k"])
     top_p: float | None = Field(default=None, gt=0, le=1, description=OPTIONS["top_p"])
     rerank: int | None = Field(default=None, ge=1, le=64, description=OPTIONS["rerank"])
@@ -307,7 +309,9 @@ class ModelCard(BaseModel):
     section is ours and is strict.
     """
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(
+        extra="allow", allow_inf_nan=False, populate_by_name=True, defer_build=True
+    )
 
     license: str | None = None
     library_name: str | None = None

@@ -30,9 +30,13 @@ NOISE = (0.2, 0.4)
 
 @torch.inference_mode()
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1000, help="random latents decoded per model")
-    ap.add_argument("--write-card", action="store_true", help="store the tables in the ae and dae cards")
+    ap.add_argument(
+        "--write-card", action="store_true", help="store the tables in the ae and dae cards"
+    )
     args = ap.parse_args()
     classifier = zoo.load("classifier-digits").network
     test = load_split("digits", "test", 16)["image"]
@@ -44,13 +48,22 @@ def main() -> None:
         net = model.generator
         # one generator per image, seeded i, as `zoo sample` draws image i: the VAE row
         # then equals its `zoo eval` FID
-        z = torch.cat([net.random_latents(1, torch.Generator().manual_seed(i)) for i in range(args.n)])
+        z = torch.cat(
+            [net.random_latents(1, torch.Generator().manual_seed(i)) for i in range(args.n)]
+        )
         images = (net.decode(z).clamp(0, 1) * 255).round() / 255
         classes = classifier.logits(images).argmax(1).bincount(minlength=10)
         fid = M.fid(test_features, classifier.features(images))
         ssim = M.ssim(reconstruct(model, test)["output"], test)
-        decode_rows.append([mid, round(fid, 1), int((classes >= args.n // 100).sum()), round(ssim, 3)])
-    decode_cols = ["model", "FID of N(0, I) decodes", "digit classes (>= 1%)", "reconstruction SSIM"]
+        decode_rows.append(
+            [mid, round(fid, 1), int((classes >= args.n // 100).sum()), round(ssim, 3)]
+        )
+    decode_cols = [
+        "model",
+        "FID of N(0, I) decodes",
+        "digit classes (>= 1%)",
+        "reconstruction SSIM",
+    ]
 
     noise_rows = []
     for sigma in NOISE:
@@ -78,13 +91,33 @@ def main() -> None:
             "N(0, I) draws. The VAE's KL term does."
         )
         for mid in ("ae-digits", "dae-digits"):
-            write_figure(mid, "random_latents", title="Decoding random latents: why an autoencoder cannot generate",
-                         command=cmd, columns=decode_cols, rows=decode_rows, note=note)
-        write_figure("dae-digits", "denoising", title="Denoising: SSIM against the clean test digits",
-                     command=cmd, columns=noise_cols, rows=noise_rows,
-                     note="Gaussian noise (seed 0) added to the 180 test digits, clipped to [0, 1].")
-        write_figure("vae-digits", "random_latents", title="Decoding random latents, against the autoencoders",
-                     command=cmd, columns=decode_cols, rows=decode_rows, note=note)
+            write_figure(
+                mid,
+                "random_latents",
+                title="Decoding random latents: why an autoencoder cannot generate",
+                command=cmd,
+                columns=decode_cols,
+                rows=decode_rows,
+                note=note,
+            )
+        write_figure(
+            "dae-digits",
+            "denoising",
+            title="Denoising: SSIM against the clean test digits",
+            command=cmd,
+            columns=noise_cols,
+            rows=noise_rows,
+            note="Gaussian noise (seed 0) added to the 180 test digits, clipped to [0, 1].",
+        )
+        write_figure(
+            "vae-digits",
+            "random_latents",
+            title="Decoding random latents, against the autoencoders",
+            command=cmd,
+            columns=decode_cols,
+            rows=decode_rows,
+            note=note,
+        )
         print("wrote the ae-digits, dae-digits and vae-digits cards")
 
 

@@ -33,7 +33,9 @@ def cycle(model, images: torch.Tensor, first: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=500, help="test images per domain")
     ap.add_argument("--write-card", action="store_true", help=f"store the table in {MODEL}'s card")
     args = ap.parse_args()
@@ -42,10 +44,15 @@ def main() -> None:
     day = load_split("scenes-day", "test", 32)["image"][: args.n]
     night = load_split("scenes-night", "test", 32)["image"][: args.n]
     rows = []
-    for name, images, first in (("day -> night -> day", day, "a2b"), ("night -> day -> night", night, "b2a")):
+    for name, images, first in (
+        ("day -> night -> day", day, "a2b"),
+        ("night -> day -> night", night, "b2a"),
+    ):
         err, bright = cycle(model, images, first)
         err0, _ = cycle(twin, images, first)
-        rows.append([name, round(err, 4), round(err0, 4), round(images.mean().item(), 3), round(bright, 3)])
+        rows.append(
+            [name, round(err, 4), round(err0, 4), round(images.mean().item(), 3), round(bright, 3)]
+        )
     columns = ["cycle", "mean abs error", "untrained", "input brightness", "translated brightness"]
     print(columns)
     for r in rows:
@@ -54,11 +61,17 @@ def main() -> None:
         from zoo.evaluate import write_figure
 
         write_figure(
-            MODEL, "cycle", title="Cycle reconstruction error", columns=columns, rows=rows,
+            MODEL,
+            "cycle",
+            title="Cycle reconstruction error",
+            columns=columns,
+            rows=rows,
             command=f"python scripts/cyclegan_cycle.py --n {args.n} --write-card",
-            note=(f"Mean absolute error of the round trip on {args.n} test images per domain "
-                  "(pixels in [0, 1], in float, before any 8-bit rounding), and mean pixel "
-                  "brightness before and after the first translation."),
+            note=(
+                f"Mean absolute error of the round trip on {args.n} test images per domain "
+                "(pixels in [0, 1], in float, before any 8-bit rounding), and mean pixel "
+                "brightness before and after the first translation."
+            ),
         )
         print(f"wrote the {MODEL} card")
 

@@ -75,7 +75,15 @@ def main(argv: list[str] | None = None) -> None:
             title="Colour-shape pairs never seen in training vs seen pairs (object 1 as judged "
             "by classifier-scenes)",
             command=command + " --write-card",
-            columns=["prompt", "pair", "rerank", "colour and shape", "colour", "shape", "CLIP score"],
+            columns=[
+                "prompt",
+                "pair",
+                "rerank",
+                "colour and shape",
+                "colour",
+                "shape",
+                "CLIP score",
+            ],
             rows=rows,
             note=(
                 f"{args.n} images per row (seeds 0..{args.n - 1}). Chance for colour and shape is "

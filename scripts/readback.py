@@ -29,7 +29,9 @@ def readback(model_id: str, images: torch.Tensor, real: torch.Tensor, heads: lis
     gen = zoo.load(model_id, device="cpu").generator
     judge = zoo.load("classifier-scenes", device="cpu").network
     with torch.inference_mode():
-        recon = torch.cat([gen.reconstruct(images[i : i + 250]) for i in range(0, len(images), 250)])
+        recon = torch.cat(
+            [gen.reconstruct(images[i : i + 250]) for i in range(0, len(images), 250)]
+        )
         got = judge.predict_attributes(recon.float().clamp(0, 1))
     return [model_id] + [
         round((got[:, heads.index(h)] == real[:, heads.index(h)]).float().mean().item(), 3)

@@ -24,7 +24,9 @@ PROMPTS = (
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="cards/stackgan-scenes/stages.png")
     ap.add_argument("--n", type=int, default=8, help="seeds per prompt (0..n-1)")
     args = ap.parse_args()

@@ -25,13 +25,17 @@ ROWS = (
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="cards/stylegan-scenes/controls.png")
     ap.add_argument("--n", type=int, default=8, help="seeds per row (0..n-1)")
     args = ap.parse_args()
     model = zoo.load("stylegan-scenes")
     rows = [model.sample(n=args.n, seed=0, **opts).images for _, opts in ROWS]
-    save_png(to_pil(grid(torch.cat(rows), nrow=args.n))[0], args.out, {"rows": [r for r, _ in ROWS]})
+    save_png(
+        to_pil(grid(torch.cat(rows), nrow=args.n))[0], args.out, {"rows": [r for r, _ in ROWS]}
+    )
     print(args.out)
 
 

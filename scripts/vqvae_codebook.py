@@ -34,10 +34,13 @@ def usage_row(gen, images: torch.Tensor, split: str) -> list:
     k = gen.config.codebook_size
     with torch.inference_mode():
         codes = torch.cat([gen.codes(images[i : i + 256]) for i in range(0, len(images), 256)])
-        ce = sum(
-            F.cross_entropy(gen.prior(codes[i : i + 256]), codes[i : i + 256], reduction="sum")
-            for i in range(0, len(codes), 256)
-        ) / codes.numel()
+        ce = (
+            sum(
+                F.cross_entropy(gen.prior(codes[i : i + 256]), codes[i : i + 256], reduction="sum")
+                for i in range(0, len(codes), 256)
+            )
+            / codes.numel()
+        )
     counts = torch.bincount(codes.flatten(), minlength=k).double()
     p = counts[counts > 0] / counts.sum()
     entropy = float(-(p * p.log()).sum())

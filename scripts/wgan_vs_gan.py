@@ -42,7 +42,9 @@ def build(family: str, **overrides):
 @torch.inference_mode()
 def measure(generator, classifier, test_features: torch.Tensor) -> dict[str, float]:
     generator.eval()
-    z = torch.randn(N_SAMPLES, *generator.latent_shape(), generator=torch.Generator().manual_seed(0))
+    z = torch.randn(
+        N_SAMPLES, *generator.latent_shape(), generator=torch.Generator().manual_seed(0)
+    )
     images = torch.cat([generator.generate(z[i : i + 200], {}) for i in range(0, N_SAMPLES, 200)])
     feats = classifier.features(images)
     counts = torch.bincount(classifier.logits(images).argmax(1), minlength=10).float()
@@ -68,7 +70,11 @@ def run(family: str, updates: int, every: int, classifier, test_features, data) 
         recipe.step({"image": data[idx]})
         done = (step + 1) // per_update
         if (step + 1) % per_update == 0 and done % every == 0:
-            row = {"family": family, "updates": done, **measure(generator, classifier, test_features)}
+            row = {
+                "family": family,
+                "updates": done,
+                **measure(generator, classifier, test_features),
+            }
             row["seconds"] = round(time.perf_counter() - t0, 1)
             print(row, flush=True)
             rows.append(row)
@@ -76,24 +82,47 @@ def run(family: str, updates: int, every: int, classifier, test_features, data) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--updates", type=int, default=1500, help="generator updates per family")
     ap.add_argument("--every", type=int, default=300, help="measure every N generator updates")
-    ap.add_argument("--write-card", action="store_true", help="store the table in wgan-digits' card")
+    ap.add_argument(
+        "--write-card", action="store_true", help="store the table in wgan-digits' card"
+    )
     args = ap.parse_args()
 
     classifier = zoo.load("classifier-digits", device="cpu").network
     with torch.inference_mode():
         test_features = classifier.features(load_split("digits", "test", 16)["image"])
     data = load_split("digits", "train", 16)["image"]
-    results = {f: run(f, args.updates, args.every, classifier, test_features, data) for f in ("gan", "wgan")}
+    results = {
+        f: run(f, args.updates, args.every, classifier, test_features, data)
+        for f in ("gan", "wgan")
+    }
 
-    columns = ["generator updates", "GAN classes covered", "WGAN-GP classes covered",
-               "GAN effective classes", "WGAN-GP effective classes", "GAN FID", "WGAN-GP FID"]
+    columns = [
+        "generator updates",
+        "GAN classes covered",
+        "WGAN-GP classes covered",
+        "GAN effective classes",
+        "WGAN-GP effective classes",
+        "GAN FID",
+        "WGAN-GP FID",
+    ]
     rows = []
     for g, w in zip(results["gan"], results["wgan"], strict=True):
-        rows.append([g["updates"], g["covered"], w["covered"], round(g["effective"], 2),
-                     round(w["effective"], 2), round(g["fid"], 1), round(w["fid"], 1)])
+        rows.append(
+            [
+                g["updates"],
+                g["covered"],
+                w["covered"],
+                round(g["effective"], 2),
+                round(w["effective"], 2),
+                round(g["fid"], 1),
+                round(w["fid"], 1),
+            ]
+        )
     print(columns)
     for r in rows:
         print(r)
@@ -110,8 +139,15 @@ def main() -> None:
             "uniform. FID on classifier-digits features against the test split (lower is "
             "better). One seed (0): single runs of GANs vary."
         )
-        write_figure("wgan-digits", "wgan_vs_gan", title="WGAN-GP against the original GAN over training",
-                     command=cmd, columns=columns, rows=rows, note=note)
+        write_figure(
+            "wgan-digits",
+            "wgan_vs_gan",
+            title="WGAN-GP against the original GAN over training",
+            command=cmd,
+            columns=columns,
+            rows=rows,
+            note=note,
+        )
         print("wrote the wgan-digits card")
 
 

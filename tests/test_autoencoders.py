@@ -62,7 +62,9 @@ def test_interpolation_ends_are_the_decoded_ends(digits) -> None:
     row = model.interpolate(images=digits[:2], steps=5)
     ends = model.reconstruct(digits[:2])["output"]
     assert row.shape == (5, 1, 16, 16)
-    assert torch.allclose(row[0], ends[0], atol=1e-5) and torch.allclose(row[-1], ends[1], atol=1e-5)
+    assert torch.allclose(row[0], ends[0], atol=1e-5) and torch.allclose(
+        row[-1], ends[1], atol=1e-5
+    )
     walk = model.interpolate(seeds=[0, 1], steps=3)
     assert torch.allclose(walk[0], model.sample(n=1, seed=0).images[0], atol=1e-5)
 
@@ -71,7 +73,9 @@ def test_cli_reconstruct_and_its_errors(tmp_path, digits) -> None:
     src = tmp_path / "d.png"
     save_png(to_pil(digits[:1])[0], src)
     out = tmp_path / "r.png"
-    proc = run_zoo("reconstruct", "dae-digits", "--image", str(src), "--noise", "0.3", "--grid", "-o", str(out))
+    proc = run_zoo(
+        "reconstruct", "dae-digits", "--image", str(src), "--noise", "0.3", "--grid", "-o", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
     proc = run_zoo("sample", "ae-digits", "-o", str(tmp_path / "s.png"))
@@ -82,8 +86,11 @@ def test_cli_reconstruct_and_its_errors(tmp_path, digits) -> None:
     save_png(to_pil(torch.rand(1, 1, 20, 20))[0], big)
     proc = run_zoo("reconstruct", "ae-digits", "--image", str(big), "-o", str(tmp_path / "b.png"))
     assert proc.returncode == 2 and "is 20x20" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_zoo("reconstruct", "dcgan-digits", "--image", str(src), "-o", str(tmp_path / "c.png"))
+    proc = run_zoo(
+        "reconstruct", "dcgan-digits", "--image", str(src), "-o", str(tmp_path / "c.png")
+    )
     assert proc.returncode == 2 and "does not reconstruct" in proc.stderr
+
 
 def test_vae_scenes_keeps_colour_and_count_and_samples_every_colour() -> None:
     from zoo.plugins.datasets.scenes import ATTRIBUTES

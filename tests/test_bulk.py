@@ -33,18 +33,43 @@ def test_other_parameters_in_the_folder_are_an_error(tiny_dcgan, tmp_path) -> No
     assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
     proc = run_zoo("sample", str(tiny_dcgan), "-n", "2", "--truncation", "0.5", "-o", str(out))
     assert proc.returncode == 2 and "other parameters" in proc.stderr
-    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "--truncation", "0.5", "-o", str(out),
-                   "--force").returncode == 0
+    assert (
+        run_zoo(
+            "sample", str(tiny_dcgan), "-n", "2", "--truncation", "0.5", "-o", str(out), "--force"
+        ).returncode
+        == 0
+    )
 
 
 def test_two_workers_write_the_same_files_as_one(tiny_dcgan, tmp_path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    assert run_zoo("sample", str(tiny_dcgan), "-n", "9", "--seed", "5", "-o", str(one)).returncode == 0
+    assert (
+        run_zoo("sample", str(tiny_dcgan), "-n", "9", "--seed", "5", "-o", str(one)).returncode == 0
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "zoo", "sample", str(tiny_dcgan), "-n", "9", "--seed", "5", "-o", str(two)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "zoo",
+            "sample",
+            str(tiny_dcgan),
+            "-n",
+            "9",
+            "--seed",
+            "5",
+            "-o",
+            str(two),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "5 images written" in proc.stdout and "4 images written" in proc.stdout
@@ -52,8 +77,15 @@ def test_two_workers_write_the_same_files_as_one(tiny_dcgan, tmp_path) -> None:
 
 
 def test_grid_cannot_be_sharded(tiny_dcgan, tmp_path) -> None:
-    proc = run_zoo("sample", str(tiny_dcgan), "-n", "4", "-o", str(tmp_path / "g.png"),
-                   env={"WORLD_SIZE": "2", "RANK": "0"})
+    proc = run_zoo(
+        "sample",
+        str(tiny_dcgan),
+        "-n",
+        "4",
+        "-o",
+        str(tmp_path / "g.png"),
+        env={"WORLD_SIZE": "2", "RANK": "0"},
+    )
     assert proc.returncode == 2 and "cannot be split across workers" in proc.stderr
 
 
@@ -64,8 +96,23 @@ def test_ctrl_c_stops_cleanly(tiny_dcgan, tmp_path) -> None:  # S11
     out = tmp_path / "d"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "sample", str(tiny_dcgan), "-n", "100000", "--batch-size", "8",
-         "-o", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "sample",
+            str(tiny_dcgan),
+            "-n",
+            "100000",
+            "--batch-size",
+            "8",
+            "-o",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=default_sigint,
     )
     deadline = time.time() + 120

@@ -245,5 +245,7 @@ def test_info_escapes_control_characters_of_the_card(tiny_dcgan, tmp_path) -> No
     proc = run_zoo("info", str(folder))
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
-    assert "clear \\x1b[2J" in proc.stdout and "family: dcgan (one-shot; unconditional)" in proc.stdout
+    assert (
+        "clear \\x1b[2J" in proc.stdout and "family: dcgan (one-shot; unconditional)" in proc.stdout
+    )
     assert "options: --truncation" in proc.stdout

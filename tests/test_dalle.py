@@ -45,7 +45,9 @@ def test_tiny_recipe_trains_the_dvae_then_the_transformer() -> None:
         assert all(isinstance(v, float) and math.isfinite(v) for v in losses.values())
         keys.append(set(losses))
         if step == 2:  # the dVAE phase is over and the transformer has not moved
-            assert all(torch.equal(gpt_before[k], v) for k, v in gen.transformer.state_dict().items())
+            assert all(
+                torch.equal(gpt_before[k], v) for k, v in gen.transformer.state_dict().items()
+            )
             dvae_after = {k: v.clone() for k, v in gen.dvae.state_dict().items()}
     assert keys[:3] == [{"dvae_mse", "dvae_kl"}] * 3
     assert all({"ce_text", "ce_image"} <= k for k in keys[3:])
@@ -87,7 +89,11 @@ def test_transformer_is_causal() -> None:
     gen = tiny(text_length=8, width=16, layers=2)
     model = gen.transformer
     n = 8 + gen.config.image_tokens - 1
-    ids = torch.randint(model.text_vocab + gen.config.codebook_size, (2, n), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(
+        model.text_vocab + gen.config.codebook_size,
+        (2, n),
+        generator=torch.Generator().manual_seed(0),
+    )
     with torch.no_grad():
         before, _ = model(ids)
         for j in (3, 9):
@@ -101,7 +107,9 @@ def test_transformer_is_causal() -> None:
 def test_kv_cache_gives_the_logits_of_a_full_recompute() -> None:
     gen = tiny(text_length=8, width=16, layers=2)
     ctx = gen.context(SampleRequest(prompt="a big red circle"), [0, 1])
-    tokens = torch.randint(gen.vocab_size(), (2, gen.sequence_length()), generator=torch.Generator().manual_seed(1))
+    tokens = torch.randint(
+        gen.vocab_size(), (2, gen.sequence_length()), generator=torch.Generator().manual_seed(1)
+    )
     state: dict = {}
     with torch.no_grad():
         for t in range(gen.sequence_length()):

@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("golden_samples", ROOT / "scripts" / "golden_samples.py")
+    spec = importlib.util.spec_from_file_location(
+        "golden_samples", ROOT / "scripts" / "golden_samples.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -19,8 +19,12 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("translators")
     return {
-        "pix2pix": train("pix2pix", "scenes-edges", root / "p", preset="tiny", steps=3, progress=False),
-        "cyclegan": train("cyclegan", "scenes-daynight", root / "c", preset="tiny", steps=3, progress=False),
+        "pix2pix": train(
+            "pix2pix", "scenes-edges", root / "p", preset="tiny", steps=3, progress=False
+        ),
+        "cyclegan": train(
+            "cyclegan", "scenes-daynight", root / "c", preset="tiny", steps=3, progress=False
+        ),
     }
 
 
@@ -106,6 +110,9 @@ def test_shipped_cyclegan_turns_day_to_night_and_back(tmp_path) -> None:
     # F(G(a)) ~ a: the cycle keeps the scene (8-bit PNG round trips included)
     assert (cycled_t - day).abs().mean() < 0.1
     to_day = torch.cat(
-        [model.sample(n=1, image=_png(tmp_path, f"x{i}.png", night[i]), direction="b2a").images for i in range(8)]
+        [
+            model.sample(n=1, image=_png(tmp_path, f"x{i}.png", night[i]), direction="b2a").images
+            for i in range(8)
+        ]
     )
     assert to_day.mean() > 1.5 * night[:8].mean()

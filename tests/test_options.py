@@ -13,7 +13,9 @@ from zoo.registry.schemas import FamilySpec, SampleRequest
 
 
 def test_options_must_be_declared_by_the_family() -> None:
-    SampleRequest(truncation=0.5).check_against("m", "one-shot", ("unconditional",), None, ("truncation",))
+    SampleRequest(truncation=0.5).check_against(
+        "m", "one-shot", ("unconditional",), None, ("truncation",)
+    )
     with pytest.raises(RequestError, match="--direction does not apply to 'm'.*--truncation"):
         SampleRequest(direction="a2b").check_against(
             "m", "one-shot", ("image",), None, ("truncation",)
@@ -33,8 +35,13 @@ def test_autoencoder_kind_cannot_sample_and_says_why() -> None:
 
 def test_family_spec_checks_options_and_kind() -> None:
     with pytest.raises(ValueError, match="unknown options"):
-        FamilySpec(name="f", process="one-shot", capabilities=("unconditional",),
-                   generator="a.b:C", options=("warp",))
+        FamilySpec(
+            name="f",
+            process="one-shot",
+            capabilities=("unconditional",),
+            generator="a.b:C",
+            options=("warp",),
+        )
     with pytest.raises(ValueError, match="no process"):
         FamilySpec(name="f", kind="autoencoder", process="one-shot", generator="a.b:C")
     spec = FamilySpec(name="f", kind="autoencoder", generator="a.b:C")
@@ -43,8 +50,16 @@ def test_family_spec_checks_options_and_kind() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("temperature", 0.0), ("top_p", 1.5), ("top_k", 0), ("rerank", 65), ("stage", 0),
-     ("direction", "sideways"), ("mix_layers", "middle"), ("temperature", float("nan"))],
+    [
+        ("temperature", 0.0),
+        ("top_p", 1.5),
+        ("top_k", 0),
+        ("rerank", 65),
+        ("stage", 0),
+        ("direction", "sideways"),
+        ("mix_layers", "middle"),
+        ("temperature", float("nan")),
+    ],
 )
 def test_option_values_are_validated(field: str, value: Any) -> None:
     with pytest.raises(ValueError):
@@ -96,7 +111,10 @@ class ToyTokens(AutoregressiveGenerator):
         state["steps"] = state.get("steps", 0) + 1
         assert tokens.shape[1] == state["steps"] - 1  # one position at a time, in order
         prev = tokens[:, -1] if tokens.shape[1] else torch.zeros(len(tokens), dtype=torch.long)
-        return 3.0 * torch.nn.functional.one_hot((prev + 1) % self.config.vocab, self.config.vocab).float()
+        return (
+            3.0
+            * torch.nn.functional.one_hot((prev + 1) % self.config.vocab, self.config.vocab).float()
+        )
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         return (tokens.float() / (self.config.vocab - 1))[:, None, None, :]
@@ -132,7 +150,9 @@ def test_rerank_keeps_the_best_scoring_candidate() -> None:
     cands = torch.cat([_sample(gen, [candidate_seed(seed, j)]) for j in range(n)])
     best = cands[int(torch.argmax(cands.flatten(1).sum(1)))]
     assert torch.equal(_sample(gen, [seed], rerank=n)[0], best)
-    assert candidate_seed(seed, 0) == seed and len({candidate_seed(seed, j) for j in range(50)}) == 50
+    assert (
+        candidate_seed(seed, 0) == seed and len({candidate_seed(seed, j) for j in range(50)}) == 50
+    )
 
 
 def test_filter_and_draw() -> None:
@@ -192,8 +212,12 @@ def test_write_figure_renders_a_table_with_its_command(tmp_path: Any) -> None:
     folder = tmp_path / "dcgan-copy"
     shutil.copytree(resolve("dcgan-digits").folder, folder)
     write_figure(
-        str(folder), "sweep", title="A sweep", command="python scripts/x.py --write-card",
-        columns=["psi", "FID"], rows=[[0.5, torch.tensor(12.345678)], [1.0, None]],
+        str(folder),
+        "sweep",
+        title="A sweep",
+        command="python scripts/x.py --write-card",
+        columns=["psi", "FID"],
+        rows=[[0.5, torch.tensor(12.345678)], [1.0, None]],
         note="lower is better",
     )
     card, body = read_card(folder)

@@ -53,7 +53,14 @@ def test_tiny_recipe_losses_are_finite() -> None:
 def tiny(tmp_path_factory) -> Path:
     from zoo.train import train
 
-    return train("stackgan", "scenes", tmp_path_factory.mktemp("st") / "s", preset="tiny", steps=2, progress=False)
+    return train(
+        "stackgan",
+        "scenes",
+        tmp_path_factory.mktemp("st") / "s",
+        preset="tiny",
+        steps=2,
+        progress=False,
+    )
 
 
 def test_tiny_stackgan_stages(tiny, tmp_path) -> None:
@@ -69,7 +76,9 @@ def test_tiny_stackgan_stages(tiny, tmp_path) -> None:
     assert proc.returncode == 2 and "--prompt" in proc.stderr
     proc = run_zoo("sample", str(tiny), "--prompt", "  ", "-o", str(tmp_path / "x.png"))
     assert proc.returncode == 2 and "--prompt" in proc.stderr
-    proc = run_zoo("sample", str(tiny), "--prompt", "a", "--stage", "3", "-o", str(tmp_path / "x.png"))
+    proc = run_zoo(
+        "sample", str(tiny), "--prompt", "a", "--stage", "3", "-o", str(tmp_path / "x.png")
+    )
     assert proc.returncode == 2 and "2 stages" in proc.stderr
 
 

@@ -15,7 +15,14 @@ from tests.conftest import run_zoo
 def tiny(tmp_path_factory) -> Path:
     from zoo.train import train
 
-    return train("stylegan", "scenes", tmp_path_factory.mktemp("sg") / "s", preset="tiny", steps=3, progress=False)
+    return train(
+        "stylegan",
+        "scenes",
+        tmp_path_factory.mktemp("sg") / "s",
+        preset="tiny",
+        steps=3,
+        progress=False,
+    )
 
 
 def _diff(a: torch.Tensor, b: torch.Tensor) -> float:

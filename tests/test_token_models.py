@@ -25,7 +25,9 @@ def tiny_models(tmp_path_factory) -> dict:
     }
 
 
-@pytest.mark.parametrize(("family", "request_"), [("vqvae", {}), ("dalle", {"prompt": "a red circle"})])
+@pytest.mark.parametrize(
+    ("family", "request_"), [("vqvae", {}), ("dalle", {"prompt": "a red circle"})]
+)
 def test_both_families_draw_through_the_registered_ar_sampler(
     tiny_models, monkeypatch, family: str, request_: dict
 ) -> None:
@@ -55,7 +57,11 @@ def test_zoo_list_json_shows_the_token_models() -> None:
     assert (vq["family"], vq["process"], vq["sampler"]) == ("vqvae", "autoregressive", "ar")
     assert vq["capabilities"] == ["unconditional"] and vq["reconstructs"] is True
     assert {"temperature", "top_k", "top_p"} <= set(vq["options"])
-    assert (dalle["family"], dalle["process"], dalle["sampler"]) == ("dalle", "autoregressive", "ar")
+    assert (dalle["family"], dalle["process"], dalle["sampler"]) == (
+        "dalle",
+        "autoregressive",
+        "ar",
+    )
     assert dalle["capabilities"] == ["text"] and dalle["reconstructs"] is True
     assert {"temperature", "top_k", "top_p", "rerank"} <= set(dalle["options"])
     # the one-shot families keep their own sampler; autoencoders that cannot sample have none
@@ -68,8 +74,18 @@ def test_dalle_from_the_cli_samples_reranks_and_reconstructs(tmp_path) -> None:
 
     out = tmp_path / "red.png"
     res = run_zoo(
-        "sample", "dalle-scenes", "--prompt", "a red circle", "-n", "2", "--rerank", "2",
-        "--top-k", "64", "-o", str(out),
+        "sample",
+        "dalle-scenes",
+        "--prompt",
+        "a red circle",
+        "-n",
+        "2",
+        "--rerank",
+        "2",
+        "--top-k",
+        "64",
+        "-o",
+        str(out),
     )
     assert res.returncode == 0, res.stderr
     assert out.stat().st_size > 0

@@ -20,7 +20,9 @@ def test_trained_folder_samples(tmp_path) -> None:
     out = tmp_path / "m"
     proc = run_zoo(*TINY, "--steps", "5", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert {"README.md", "config.json", "model.safetensors", "samples.png"} <= {p.name for p in out.iterdir()}
+    assert {"README.md", "config.json", "model.safetensors", "samples.png"} <= {
+        p.name for p in out.iterdir()
+    }
     assert run_zoo("sample", str(out), "-n", "2", "-o", str(tmp_path / "s.png")).returncode == 0
     again = run_zoo(*TINY, "--steps", "5", "--out", str(out))
     assert again.returncode == 2 and "already holds a model" in again.stderr
@@ -32,8 +34,11 @@ def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path) -> None:
     assert run_zoo(*common, "--steps", "40", "--out", str(straight)).returncode == 0
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "zoo", *common, "--steps", "100000",
-                             "--out", str(killed)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo", *common, "--steps", "100000", "--out", str(killed)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     latest = killed / "checkpoints" / "latest"
     deadline = time.time() + 120
     while not latest.exists() and time.time() < deadline and proc.poll() is None:
@@ -45,7 +50,9 @@ def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path) -> None:
 
     resumed = run_zoo(*common, "--steps", "40", "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert (killed / "model.safetensors").read_bytes() == (straight / "model.safetensors").read_bytes()
+    assert (killed / "model.safetensors").read_bytes() == (
+        straight / "model.safetensors"
+    ).read_bytes()
 
 
 def test_resume_checks(tmp_path) -> None:

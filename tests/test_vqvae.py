@@ -75,7 +75,9 @@ def test_reconstruction_loss_trains_the_encoder() -> None:
 def cell_dependence(gen: VQVAEGenerator, t: int) -> torch.Tensor:
     """(L,) bool: which cells' codes the logits of cell t (raster order) depend on."""
     g = gen.config.grid
-    codes = torch.randint(gen.config.codebook_size, (1, g, g), generator=torch.Generator().manual_seed(t))
+    codes = torch.randint(
+        gen.config.codebook_size, (1, g, g), generator=torch.Generator().manual_seed(t)
+    )
     x = gen.prior.embed(codes).permute(0, 3, 1, 2).detach().requires_grad_(True)
     logits = gen.prior.from_embeddings(x)
     logits[0, :, t // g, t % g].pow(2).sum().backward()
@@ -92,7 +94,9 @@ def test_pixelcnn_sees_exactly_the_earlier_codes(preset: str) -> None:
         seen = cell_dependence(gen, t)
         assert not seen[t:].any(), f"cell {t} sees cells {seen[t:].nonzero().flatten().tolist()}"
         if preset == "default":
-            assert seen[:t].all(), f"cell {t} misses cells {(~seen[:t]).nonzero().flatten().tolist()}"
+            assert seen[:t].all(), (
+                f"cell {t} misses cells {(~seen[:t]).nonzero().flatten().tolist()}"
+            )
 
 
 def test_changing_a_later_code_leaves_earlier_logits_alone() -> None:
@@ -244,7 +248,9 @@ def test_samples_are_recognisable_scenes(shipped, test_images) -> None:
 
     samples = shipped.sample(n=32, seed=0).images
     with torch.no_grad():
-        noise = torch.cat([gen.decode(gen.random_latents(1, torch.Generator().manual_seed(s))) for s in range(32)])
+        noise = torch.cat(
+            [gen.decode(gen.random_latents(1, torch.Generator().manual_seed(s))) for s in range(32)]
+        )
     real, drawn, random = confidence(test_images[:32]), confidence(samples), confidence(noise)
     assert drawn > 0.7 and drawn > random + 0.2, (real, drawn, random)
 
@@ -260,7 +266,9 @@ def test_cli_sample_reconstruct_and_refusals(tmp_path, test_images) -> None:
     from zoo.images import save_png, to_pil
 
     out = tmp_path / "s.png"
-    res = run_zoo("sample", SHIPPED, "-n", "2", "--temperature", "0.9", "--top-p", "0.95", "-o", str(out))
+    res = run_zoo(
+        "sample", SHIPPED, "-n", "2", "--temperature", "0.9", "--top-p", "0.95", "-o", str(out)
+    )
     assert res.returncode == 0, res.stderr
     assert out.exists()
     src, rec = tmp_path / "x.png", tmp_path / "r.png"

@@ -148,7 +148,9 @@ class Model:
         """
         from zoo.reconstruct import load_inputs, reconstruct
 
-        if isinstance(images, (str, Path)) or (isinstance(images, list) and images and isinstance(images[0], (str, Path))):
+        if isinstance(images, (str, Path)) or (
+            isinstance(images, list) and images and isinstance(images[0], (str, Path))
+        ):
             images = load_inputs(self, [images] if isinstance(images, (str, Path)) else images)
         return reconstruct(self, images, noise=noise, seed=seed)
 

@@ -583,7 +583,11 @@ def evaluate(
     # 1. plan
     p = model if isinstance(model, Plan) else plan(model, metrics, reference)
     r, family = p.resolved, p.resolved.family
-    if family.can_reconstruct and p.needs == {"pairs"} and not {"image", "control"} & set(family.capabilities):
+    if (
+        family.can_reconstruct
+        and p.needs == {"pairs"}
+        and not {"image", "control"} & set(family.capabilities)
+    ):
         return evaluate_reconstruction(p, n=n, batch_size=batch_size, device=device, split=split)
     options = check_options(r, options)
     loaded = load(r.name, device=device)
@@ -701,7 +705,10 @@ def evaluate_reconstruction(
     results: dict[str, dict[str, float | None]] = {m: {"real_vs_real": None} for m in p.metrics}
     for row, model in (("value", loaded), ("untrained", untrained_twin(loaded))):
         out = torch.cat(
-            [reconstruct(model, test[i : i + batch_size])["output"] for i in range(0, len(test), batch_size)]
+            [
+                reconstruct(model, test[i : i + batch_size])["output"]
+                for i in range(0, len(test), batch_size)
+            ]
         )
         out = to_8bit(out)
         for m in p.metrics:
@@ -769,7 +776,13 @@ def options_label(options: dict[str, Any] | None) -> str:
     """' [truncation=0.5]' for metric names; '' without options."""
     if not options:
         return ""
-    return " [" + ", ".join(f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in options.items()) + "]"
+    return (
+        " ["
+        + ", ".join(
+            f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in options.items()
+        )
+        + "]"
+    )
 
 
 def load_reference(name: str, device: str | None) -> tuple[ReferenceNetwork, str]:

@@ -67,7 +67,9 @@ def reconstruct(
     net = autoencoder_of(model)
     want = input_shape(net)
     if tuple(images.shape[1:]) != want:
-        raise RequestError(f"'{model.id}' takes images of shape {want}, got {tuple(images.shape[1:])}")
+        raise RequestError(
+            f"'{model.id}' takes images of shape {want}, got {tuple(images.shape[1:])}"
+        )
     noisy = corrupt(images.float(), noise, seed)
     dtype = next(next(iter(net.networks().values())).parameters()).dtype
     with torch.inference_mode():
@@ -102,7 +104,9 @@ def interpolate(
                     f"'{model.id}' has no distribution over codes, so a seed names no latent; "
                     "interpolate between two --images (or use a VAE)"
                 )
-            ends = torch.cat([net.random_latents(1, torch.Generator().manual_seed(s)) for s in seeds])
+            ends = torch.cat(
+                [net.random_latents(1, torch.Generator().manual_seed(s)) for s in seeds]
+            )
             ends = ends.to(model.device, dtype)
         else:
             raise RequestError("give two --images or two --seeds")

@@ -149,12 +149,17 @@ def _check_autoencoder(check: _Check, config: Any, network: Any) -> Any:
         f"encode gave latents of shape {tuple(latents.shape)}; latent_shape() says {shape}",
     )
     _check_images(check, recon, 3, tuple(x.shape[1:]), "decode(encode(images))")
-    _same(check, recon, again, "reconstruct() differs from decode(encode()) or is not deterministic")
+    _same(
+        check, recon, again, "reconstruct() differs from decode(encode()) or is not deterministic"
+    )
     for i in range(3):
         with check.stage(f"reconstructing image {i} alone"), torch.inference_mode():
             alone = network.reconstruct(x[i : i + 1])
         _same(
-            check, recon[i], alone[0], f"the reconstruction of image {i} depends on the batch",
+            check,
+            recon[i],
+            alone[0],
+            f"the reconstruction of image {i} depends on the batch",
             BATCH_TOLERANCE,
         )
     with check.stage("decoding random_latents(2, generator)"), torch.inference_mode():
@@ -598,7 +603,10 @@ def _check_recipe(check: _Check, trainer: str, cls: Any, config: Any) -> None:
     if shape is not None:  # paired (condition, image) and unpaired (image_a, image_b) data
         g = torch.Generator().manual_seed(2)
         batch["condition"] = torch.rand(b, *shape, generator=g)
-        batch["image_a"], batch["image_b"] = batch["image"], torch.rand(batch["image"].shape, generator=g)
+        batch["image_a"], batch["image_b"] = (
+            batch["image"],
+            torch.rand(batch["image"].shape, generator=g),
+        )
     for step in range(2):
         for net in trainable.values():
             net.train()

@@ -18,7 +18,9 @@ class AERecipe(Recipe):
     generator: AutoencoderNetwork
     config: AutoencoderConfig
 
-    def __init__(self, generator: AutoencoderNetwork, config: AutoencoderConfig, device: torch.device):
+    def __init__(
+        self, generator: AutoencoderNetwork, config: AutoencoderConfig, device: torch.device
+    ):
         super().__init__(generator, config, device)
         self.net = generator
         params = [p for m in generator.networks().values() for p in m.to(device).parameters()]

@@ -17,7 +17,9 @@ class BigGANConfig(ConvGANConfig):
         default=32, ge=1, le=1024, description="length of the shared class embedding"
     )
     latent_dim: int = Field(
-        default=60, ge=2, le=1024,
+        default=60,
+        ge=2,
+        le=1024,
         description="length of z, split in equal chunks: one for the 4x4 input, one per block",
     )
     g_channels: int = Field(default=16, ge=1, le=1024, description="generator width unit")

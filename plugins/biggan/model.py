@@ -64,7 +64,10 @@ class ConditionalBatchNorm(nn.Module):
 class UpBlock(nn.Module):
     def __init__(self, cin: int, cout: int, cond_dim: int):
         super().__init__()
-        self.bn1, self.bn2 = ConditionalBatchNorm(cin, cond_dim), ConditionalBatchNorm(cout, cond_dim)
+        self.bn1, self.bn2 = (
+            ConditionalBatchNorm(cin, cond_dim),
+            ConditionalBatchNorm(cout, cond_dim),
+        )
         self.conv1, self.conv2 = sn_conv(cin, cout), sn_conv(cout, cout)
         self.skip = sn_conv(cin, cout, 1)
 

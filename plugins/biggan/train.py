@@ -60,7 +60,11 @@ class BigGANRecipe(Recipe):
         loss_d.backward()
         self.opt_d.step()
         self.D.updates += 1
-        out = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+        out = {
+            "loss_d": loss_d.item(),
+            "d_real": d_real.mean().item(),
+            "d_fake": d_fake.mean().item(),
+        }
         if int(self.D.updates) % c.d_steps == 0:
             z = torch.randn(real.shape[0], c.latent_dim, device=self.device)
             loss_g = -self.D(self.G(z, y), y).mean()

@@ -43,9 +43,13 @@ class ResBlock(nn.Module):
     def __init__(self, ch: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), nn.InstanceNorm2d(ch, affine=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(ch, ch, 3),
+            nn.InstanceNorm2d(ch, affine=True),
             nn.ReLU(inplace=True),
-            nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), nn.InstanceNorm2d(ch, affine=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(ch, ch, 3),
+            nn.InstanceNorm2d(ch, affine=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,11 +66,18 @@ class ResnetGenerator(nn.Module):
         def norm_relu(k: int) -> list[nn.Module]:
             return [nn.InstanceNorm2d(k, affine=True), nn.ReLU(inplace=True)]
 
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c.channels, ch, 7), *norm_relu(ch)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(c.channels, ch, 7),
+            *norm_relu(ch),
+        ]
         layers += [nn.Conv2d(ch, ch * 2, 3, 2, 1), *norm_relu(ch * 2)]
         layers += [nn.Conv2d(ch * 2, ch * 4, 3, 2, 1), *norm_relu(ch * 4)]
         layers += [ResBlock(ch * 4) for _ in range(c.res_blocks)]
-        layers += [nn.ConvTranspose2d(ch * 4, ch * 2, 3, 2, 1, output_padding=1), *norm_relu(ch * 2)]
+        layers += [
+            nn.ConvTranspose2d(ch * 4, ch * 2, 3, 2, 1, output_padding=1),
+            *norm_relu(ch * 2),
+        ]
         layers += [nn.ConvTranspose2d(ch * 2, ch, 3, 2, 1, output_padding=1), *norm_relu(ch)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, c.channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -120,7 +131,10 @@ class CycleGANGenerator(OneShotGenerator):
         image = load_condition(
             request.image, self.config.channels, multiple_of=4, min_size=8, max_size=MAX_SIDE
         )
-        return {"image": image.expand(len(seeds), -1, -1, -1), "direction": request.direction or "a2b"}
+        return {
+            "image": image.expand(len(seeds), -1, -1, -1),
+            "direction": request.direction or "a2b",
+        }
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         image = conditions.get("image")

@@ -58,8 +58,10 @@ class CycleGANRecipe(Recipe):
 
         # 2. discriminators, on the fakes just made
         loss_d = 0.5 * (
-            lsgan(self.D_A(a), 1.0) + lsgan(self.D_A(fake_a.detach()), 0.0)
-            + lsgan(self.D_B(b), 1.0) + lsgan(self.D_B(fake_b.detach()), 0.0)
+            lsgan(self.D_A(a), 1.0)
+            + lsgan(self.D_A(fake_a.detach()), 0.0)
+            + lsgan(self.D_B(b), 1.0)
+            + lsgan(self.D_B(fake_b.detach()), 0.0)
         )
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()

@@ -30,7 +30,12 @@ class DAEConfig(AutoencoderConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = AutoencoderConfig.PRESETS
 
 
-def corrupt(x: torch.Tensor, noise_std: float, mask_prob: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def corrupt(
+    x: torch.Tensor,
+    noise_std: float,
+    mask_prob: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """x~ = clip(x * mask + noise_std * eps, 0, 1) with eps ~ N(0, I), mask ~ Bernoulli(1 - mask_prob)."""
     noisy = x
     if mask_prob > 0:

@@ -120,6 +120,7 @@ def kl_to_uniform(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 # -- the transformer ----------------------------------------------------------------------
 
+
 class Transformer(nn.Module):
     """Decoder-only transformer over one vocabulary: text ids, then image codes offset by
     the text vocabulary's size. Two heads read the hidden states: text and image logits."""
@@ -223,7 +224,9 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
                 f"the scenes' captions (shapes, colours, sizes, places), e.g. '{EXAMPLE_PROMPT}'"
             )
         if not ws:
-            raise RequestError(f"the prompt has no words; describe a scene, e.g. '{EXAMPLE_PROMPT}'")
+            raise RequestError(
+                f"the prompt has no words; describe a scene, e.g. '{EXAMPLE_PROMPT}'"
+            )
         if len(ws) > t - 1:
             raise RequestError(f"the prompt has {len(ws)} words; this model reads at most {t - 1}")
 
@@ -283,7 +286,9 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
         g, k = self.config.grid, self.config.codebook_size
         tokens = torch.as_tensor(tokens, device=self._device())
         if tokens.ndim != 2 or tokens.shape[1] != g * g:
-            raise RequestError(f"dalle decodes codes of shape (B, {g * g}); got {tuple(tokens.shape)}")
+            raise RequestError(
+                f"dalle decodes codes of shape (B, {g * g}); got {tuple(tokens.shape)}"
+            )
         if tokens.is_floating_point() or (tokens < 0).any() or (tokens >= k).any():
             raise RequestError(f"codes must be integers in 0..{k - 1}")
         return self.dvae.decode_codes(tokens.long().view(-1, g, g))

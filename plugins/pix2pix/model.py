@@ -113,7 +113,10 @@ class Pix2PixGenerator(OneShotGenerator):
             raise RequestError("pix2pix needs a condition map: pass --image MAP.png")
         c = self.config
         cond = load_condition(
-            request.image, c.cond_channels, multiple_of=2**c.depth, min_size=2**c.depth,
+            request.image,
+            c.cond_channels,
+            multiple_of=2**c.depth,
+            min_size=2**c.depth,
             max_size=MAX_SIDE,
         )
         h, w = cond.shape[-2:]

@@ -23,7 +23,9 @@ class Pix2PixRecipe(Recipe):
     def __init__(self, generator: Pix2PixGenerator, config: Pix2PixConfig, device: torch.device):
         super().__init__(generator, config, device)
         self.G = generator.net.to(device)
-        self.D = PatchDiscriminator(config.cond_channels + config.channels, config.d_channels).to(device)
+        self.D = PatchDiscriminator(config.cond_channels + config.channels, config.d_channels).to(
+            device
+        )
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=config.betas)
 

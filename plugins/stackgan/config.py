@@ -12,7 +12,9 @@ from zoo.plugins.nn.gan_config import AdversarialConfig
 class StackGANConfig(AdversarialConfig):
     """Caption -> Stage-I (image_size / 2) -> Stage-II (image_size). Defaults are the shipped model."""
 
-    image_size: int = Field(default=32, ge=16, le=256, description="Stage-II image side (power of two)")
+    image_size: int = Field(
+        default=32, ge=16, le=256, description="Stage-II image side (power of two)"
+    )
     channels: int = Field(default=3, ge=1, le=4, description="image channels")
     text_encoder: str = Field(
         default="clip-scenes", description="model id of the frozen text encoder (a zoo CLIP)"
@@ -42,7 +44,14 @@ class StackGANConfig(AdversarialConfig):
         return v
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"image_size": 16, "c_dim": 4, "latent_dim": 4, "g_channels": 4, "d_channels": 4,
-                 "batch_size": 4, "steps": 2},
+        "tiny": {
+            "image_size": 16,
+            "c_dim": 4,
+            "latent_dim": 4,
+            "g_channels": 4,
+            "d_channels": 4,
+            "batch_size": 4,
+            "steps": 2,
+        },
         "default": {},
     }

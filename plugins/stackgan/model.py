@@ -86,7 +86,9 @@ class Stage1(nn.Module):
         ups = (c.image_size // 2).bit_length() - 3  # 4x4 -> image_size / 2
         ch = c.g_channels * 2**ups
         self.fc = nn.Sequential(
-            nn.Linear(c.latent_dim + c.c_dim, ch * 16, bias=False), nn.BatchNorm1d(ch * 16), nn.ReLU(True)
+            nn.Linear(c.latent_dim + c.c_dim, ch * 16, bias=False),
+            nn.BatchNorm1d(ch * 16),
+            nn.ReLU(True),
         )
         layers = []
         for _ in range(ups):
@@ -107,8 +109,11 @@ class ResBlock(nn.Module):
     def __init__(self, ch: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True),
-            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch),
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(ch),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,15 +128,21 @@ class Stage2(nn.Module):
         ch = c.g_channels * 2
         self.ca = CondAugment(c.text_dim, c.c_dim)
         self.encode = nn.Sequential(  # image_size/2 -> image_size/4
-            nn.Conv2d(c.channels, c.g_channels, 3, 1, 1), nn.ReLU(True),
-            nn.Conv2d(c.g_channels, ch, 4, 2, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True),
+            nn.Conv2d(c.channels, c.g_channels, 3, 1, 1),
+            nn.ReLU(True),
+            nn.Conv2d(c.g_channels, ch, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
         )
         self.joint = nn.Sequential(
             nn.Conv2d(ch + c.c_dim, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)
         )
         self.res = nn.Sequential(ResBlock(ch), ResBlock(ch))
         self.decode = nn.Sequential(
-            up(ch, ch // 2), up(ch // 2, ch // 4), nn.Conv2d(ch // 4, c.channels, 3, 1, 1), nn.Tanh()
+            up(ch, ch // 2),
+            up(ch // 2, ch // 4),
+            nn.Conv2d(ch // 4, c.channels, 3, 1, 1),
+            nn.Tanh(),
         )
         dcgan_init(self)
         self.ca.fc.reset_parameters()

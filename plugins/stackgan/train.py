@@ -23,15 +23,24 @@ class MatchingDiscriminator(nn.Module):
 
     def __init__(self, c: StackGANConfig, size: int):
         super().__init__()
-        ch, layers = c.d_channels, [nn.Conv2d(c.channels, c.d_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        ch, layers = (
+            c.d_channels,
+            [nn.Conv2d(c.channels, c.d_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)],
+        )
         size //= 2
         while size > 4:
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             ch, size = ch * 2, size // 2
         self.image = nn.Sequential(*layers)
         self.text = nn.Linear(c.text_dim, c.c_dim)
         self.joint = nn.Sequential(
-            nn.Conv2d(ch + c.c_dim, ch, 1, bias=False), nn.BatchNorm2d(ch), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ch + c.c_dim, ch, 1, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.LeakyReLU(0.2, True),
             nn.Conv2d(ch, 1, 4),
         )
         dcgan_init(self)
@@ -91,7 +100,9 @@ class StackGANRecipe(Recipe):
         def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
             return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
-        loss_d = bce(D(real, e), 1.0) + 0.5 * (bce(D(fake.detach(), e), 0.0) + bce(D(real, wrong), 0.0))
+        loss_d = bce(D(real, e), 1.0) + 0.5 * (
+            bce(D(fake.detach(), e), 0.0) + bce(D(real, wrong), 0.0)
+        )
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -101,7 +112,11 @@ class StackGANRecipe(Recipe):
         opt_g.zero_grad(set_to_none=True)
         (adv + c.kl_weight * kl).backward()
         opt_g.step()
-        return {f"loss_d{stage}": loss_d.item(), f"loss_g{stage}": adv.item(), f"kl{stage}": kl.item()}
+        return {
+            f"loss_d{stage}": loss_d.item(),
+            f"loss_g{stage}": adv.item(),
+            f"kl{stage}": kl.item(),
+        }
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.net, "d_stage1": self.D1, "d_stage2": self.D2}

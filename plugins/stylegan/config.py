@@ -20,20 +20,40 @@ class StyleGANConfig(AdversarialConfig):
         default=(64, 32, 32, 16),
         description="synthesis channels at 4x4, 8x8, ... (one entry per resolution)",
     )
-    d_channels: int = Field(default=16, ge=1, le=512, description="discriminator channels at full size")
-    mixing_prob: float = Field(default=0.9, ge=0, le=1, description="style mixing regularisation rate")
+    d_channels: int = Field(
+        default=16, ge=1, le=512, description="discriminator channels at full size"
+    )
+    mixing_prob: float = Field(
+        default=0.9, ge=0, le=1, description="style mixing regularisation rate"
+    )
     r1_gamma: float = Field(default=1.0, ge=0, le=100, description="R1 penalty weight gamma")
-    r1_every: int = Field(default=4, ge=1, le=64, description="lazy R1: apply every k steps (scaled by k)")
-    w_avg_beta: float = Field(default=0.995, ge=0, lt=1, description="moving average of w for truncation")
-    lr: float = Field(default=2e-3, gt=0, le=1, description="Adam learning rate (G synthesis and D)")
+    r1_every: int = Field(
+        default=4, ge=1, le=64, description="lazy R1: apply every k steps (scaled by k)"
+    )
+    w_avg_beta: float = Field(
+        default=0.995, ge=0, lt=1, description="moving average of w for truncation"
+    )
+    lr: float = Field(
+        default=2e-3, gt=0, le=1, description="Adam learning rate (G synthesis and D)"
+    )
     betas: tuple[float, float] = Field(default=(0.0, 0.99), description="Adam betas")
-    mapping_lr_mult: float = Field(default=0.01, gt=0, le=1, description="mapping network lr multiplier")
+    mapping_lr_mult: float = Field(
+        default=0.01, gt=0, le=1, description="mapping network lr multiplier"
+    )
     batch_size: int = Field(default=16, ge=1, le=4096, description="training batch size")
     steps: int = Field(default=4000, ge=1, description="training steps (one D + one G update)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"image_size": 8, "latent_dim": 8, "mapping_layers": 2, "widths": (8, 4),
-                 "d_channels": 4, "batch_size": 4, "steps": 3, "r1_every": 2},
+        "tiny": {
+            "image_size": 8,
+            "latent_dim": 8,
+            "mapping_layers": 2,
+            "widths": (8, 4),
+            "d_channels": 4,
+            "batch_size": 4,
+            "steps": 3,
+            "r1_every": 2,
+        },
         "default": {},
     }
 
@@ -47,4 +67,6 @@ class StyleGANConfig(AdversarialConfig):
     def model_post_init(self, context: Any) -> None:
         need = self.image_size.bit_length() - 2  # 4x4 .. image_size
         if len(self.widths) != need:
-            raise ValueError(f"widths needs {need} entries (4x4 .. {self.image_size}), got {len(self.widths)}")
+            raise ValueError(
+                f"widths needs {need} entries (4x4 .. {self.image_size}), got {len(self.widths)}"
+            )

@@ -88,7 +88,9 @@ class Synthesis(nn.Module):
     def __init__(self, c: StyleGANConfig):
         super().__init__()
         self.const = nn.Parameter(torch.randn(1, c.widths[0], 4, 4))
-        self.layers = nn.ModuleList([StyleLayer(c.widths[0], c.widths[0], c.latent_dim, conv=False)])
+        self.layers = nn.ModuleList(
+            [StyleLayer(c.widths[0], c.widths[0], c.latent_dim, conv=False)]
+        )
         self.layers.append(StyleLayer(c.widths[0], c.widths[0], c.latent_dim, conv=True))
         for cin, cout in zip(c.widths[:-1], c.widths[1:], strict=True):
             self.layers.append(StyleLayer(cin, cout, c.latent_dim, conv=True))
@@ -175,7 +177,11 @@ class StyleGANGenerator(OneShotGenerator):
         if conditions.get("mix_z") is not None:
             w2 = w_of(conditions["mix_z"].to(z.device, z.dtype))
             k = self.coarse_layers()
-            part = slice(0, k) if conditions.get("mix_layers", "coarse") == "coarse" else slice(k, None)
+            part = (
+                slice(0, k)
+                if conditions.get("mix_layers", "coarse") == "coarse"
+                else slice(k, None)
+            )
             ws[:, part] = w2[:, None]
         return ws
 

@@ -19,7 +19,11 @@ class Discriminator(nn.Module):
 
     def __init__(self, c: StyleGANConfig):
         super().__init__()
-        ch, layers, size = c.d_channels, [nn.Conv2d(c.channels, c.d_channels, 3, 1, 1)], c.image_size
+        ch, layers, size = (
+            c.d_channels,
+            [nn.Conv2d(c.channels, c.d_channels, 3, 1, 1)],
+            c.image_size,
+        )
         while size > 4:
             layers += [nn.LeakyReLU(0.2), nn.Conv2d(ch, ch * 2, 4, 2, 1)]
             ch, size = ch * 2, size // 2

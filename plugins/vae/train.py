@@ -32,7 +32,9 @@ class VAERecipe(Recipe):
         x = batch["image"].to(self.device)
         mu, logvar = self.net.posterior(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
-        recon = F.binary_cross_entropy(self.net.decode(z), x, reduction="none").flatten(1).sum(1).mean()
+        recon = (
+            F.binary_cross_entropy(self.net.decode(z), x, reduction="none").flatten(1).sum(1).mean()
+        )
         kl = kl_to_standard_normal(mu, logvar).mean()
         loss = recon + self.config.beta * kl
         self.opt.zero_grad(set_to_none=True)

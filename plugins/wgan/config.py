@@ -20,12 +20,18 @@ class WGANConfig(ConvGANConfig):
         default="gp",
         description="how the critic is kept 1-Lipschitz: gradient penalty or weight clipping",
     )
-    gp_weight: float = Field(default=10.0, ge=0, le=1000, description="lambda of the gradient penalty")
+    gp_weight: float = Field(
+        default=10.0, ge=0, le=1000, description="lambda of the gradient penalty"
+    )
     clip_value: float = Field(
         default=0.01, gt=0, le=1, description="weight clipping bound c (lipschitz='clip')"
     )
-    n_critic: int = Field(default=5, ge=1, le=100, description="critic updates per generator update")
-    lr: float = Field(default=1e-4, gt=0, le=1, description="learning rate (Adam; RMSprop when clipping)")
+    n_critic: int = Field(
+        default=5, ge=1, le=100, description="critic updates per generator update"
+    )
+    lr: float = Field(
+        default=1e-4, gt=0, le=1, description="learning rate (Adam; RMSprop when clipping)"
+    )
     betas: tuple[float, float] = Field(default=(0.0, 0.9), description="Adam betas (gp)")
     steps: int = Field(default=7_500, ge=1, description="critic updates (n_critic per G update)")
 

@@ -12,7 +12,9 @@ from zoo.plugins.wgan.model import Critic, WGANGenerator
 from zoo.registry.contracts import Recipe
 
 
-def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
     """E[(|grad_x^ f(x^)|_2 - 1)^2] with x^ = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample."""
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)

@@ -151,7 +151,11 @@ def _report(result: dict[str, Any]) -> str:
         + "".join(f", {k}={v}" for k, v in (result.get("options") or {}).items())
         + f", against the {result['dataset']} {result['split']} split "
         f"({result['n_real']} images)"
-        + (f"; reference network {result['reference_network']}" if result["reference_network"] else "")
+        + (
+            f"; reference network {result['reference_network']}"
+            if result["reference_network"]
+            else ""
+        )
         + (f", {result['clip_network']}" if result.get("clip_network") else "")
     )
     rows = [["metric", *(label for _, label in ROWS)]]
