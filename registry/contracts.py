@@ -3,20 +3,146 @@
 
 torch is imported only for type checking here; implementations import it.
 Image tensors are (B, C, H, W) float in [0, 1] unless stated otherwise.
+
+What a generator can do beyond the minimum is declared here, as class attributes or
+methods with defaults, never probed with ``getattr``: ``options_class``, ``seed_varies``,
+``eval_metrics``, ``truncates_latent``, ``image_rule()``, ``shape_for()``,
+``example_request()``, ``drawn_labels()``, ``eval_datasets()``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from zoo.registry.options import NoOptions, Options
 
 if TYPE_CHECKING:
     import torch
 
-    from zoo.registry.schemas import Capability, Process, SampleRequest
+    from zoo.registry.schemas import Capability, Process
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    """What input images a generator takes; the app decodes ``--image`` to it.
+
+    Attributes:
+        channels: 1 (greyscale) or 3 (RGB); files are converted.
+        multiple_of: each side must be a multiple of this (e.g. 2**depth for a U-Net).
+        min_size, max_size: bounds on each side, in pixels.
+    """
+
+    channels: int
+    multiple_of: int = 1
+    min_size: int = 8
+    max_size: int = 512
+
+
+@dataclass(frozen=True)
+class ControlImage:
+    """A decoded control image: (1, C, H, W) in [0, 1] and its conditioning scale."""
+
+    image: torch.Tensor
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The conditions of one request, decoded once by the app; generators never see paths.
+
+    Attributes:
+        prompt, negative_prompt: text, or None.
+        label: class label, or None (a class-conditional family then picks per seed).
+        image: (1, C, H, W) in [0, 1] as the generator's ``image_rule()`` asks, or None.
+        mask: (1, 1, H, W) in {0, 1}, 1 = repaint, same size as ``image``, or None.
+        control: control images with their scales.
+        strength: how far ``image`` may be changed (img2img), or None.
+        height, width: the output size asked for, or None (the model's own).
+    """
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    label: int | None = None
+    image: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    control: tuple[ControlImage, ...] = ()
+    strength: float | None = None
+    height: int | None = None
+    width: int | None = None
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One call of a sampler: which images, under which conditions and options, where.
+
+    Attributes:
+        seeds: one per image; image k depends only on ``seeds[k]`` and the rest of this.
+        conditions: the request's decoded conditions.
+        options: the family's options (an instance of the generator's ``options_class``).
+        sampler_options: the sampler's options (its ``options_class``).
+        device: where the networks run; noise is drawn on the CPU.
+        batch_size: images per forward pass.
+        steps, guidance: the shared sampler fields, None when not given.
+    """
+
+    seeds: tuple[int, ...]
+    conditions: Conditions = field(default_factory=Conditions)
+    options: Options = field(default_factory=NoOptions)
+    sampler_options: Options = field(default_factory=NoOptions)
+    device: Any = "cpu"
+    batch_size: int = 16
+    steps: int | None = None
+    guidance: float | None = None
+
+    def batches(self) -> Iterator[list[int]]:
+        """The seeds in chunks of ``batch_size``."""
+        for i in range(0, len(self.seeds), self.batch_size):
+            yield list(self.seeds[i : i + self.batch_size])
+
+
+def shape_of_input(channels: int, conditions: Conditions) -> tuple[int, int, int]:
+    """(channels, H, W) of the input image: for translators, whose output has its size.
+
+    A height or width other than the input's is refused.
+    """
+    from zoo.registry.errors import RequestError
+
+    if conditions.image is None:
+        raise RequestError("this model draws an image the size of its input: pass --image")
+    h, w = conditions.image.shape[-2:]
+    if (conditions.height or h) != h or (conditions.width or w) != w:
+        raise RequestError(
+            f"this model's output has its input's size ({w}x{h}); drop --height/--width"
+        )
+    return (channels, int(h), int(w))
+
+
+def fit_images(images: torch.Tensor, size: int, channels: int) -> torch.Tensor:
+    """Resize (bilinear, antialiased when shrinking) and repeat grey to RGB if asked.
+
+    (B, C, H, W) in [0, 1] -> (B, channels, size, size) in [0, 1].
+    """
+    import torch.nn.functional as F
+
+    from zoo.registry.errors import RequestError
+
+    if images.shape[1] != channels:
+        if images.shape[1] != 1:
+            raise RequestError(
+                f"the images have {images.shape[1]} channels; the reference network takes {channels}"
+            )
+        images = images.expand(-1, channels, -1, -1)
+    if tuple(images.shape[-2:]) != (size, size):
+        shrink = size < images.shape[-1]
+        images = F.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
+        ).clamp(0, 1)
+    return images.contiguous()
 
 
 class FamilyConfig(BaseModel):
@@ -53,10 +179,33 @@ class Network(ABC):
 
     def __init__(self, config: FamilyConfig) -> None:
         self.config = config
+        self.components: dict[str, Any] = {}
 
     @abstractmethod
     def networks(self) -> dict[str, torch.nn.Module]:
         """The parts whose weights are saved and loaded."""
+
+    def component_refs(self) -> dict[str, str]:
+        """Other models this one uses, by role, e.g. {"text_encoder": "clip-scenes"}.
+
+        The app loads each through its device manager (once per process, one copy shared
+        by every model naming it) and puts the loaded network in ``components[role]``
+        before the first draw or training step; a card's ``zoo.components`` may point a
+        role elsewhere. A component's weights stay its own: they are not saved with this
+        network's. Default: none.
+        """
+        return {}
+
+    def component(self, role: str) -> Any:
+        """The loaded component of ``role`` (see ``component_refs``)."""
+        if role not in self.components:
+            from zoo.registry.errors import RequestError
+
+            raise RequestError(
+                f"{type(self).__name__} needs its '{role}' component, which was not loaded "
+                "(load the model with zoo.load)"
+            )
+        return self.components[role]
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Network:
         for net in self.networks().values():
@@ -88,9 +237,13 @@ class Generator(Network):
 
     process: ClassVar[Process]
     capabilities: ClassVar[tuple[Capability, ...]]
-    # False for models whose output depends only on their conditions (a deterministic
-    # translator): the contract checks then do not ask the seed to change the image
+    options_class: ClassVar[type[Options]] = NoOptions
+    """The family's options (the same class ``FamilySpec.options`` names)."""
     seed_varies: ClassVar[bool] = True
+    """False for models whose output depends only on their conditions (a deterministic
+    translator): the contract checks then do not ask the seed to change the image."""
+    eval_metrics: ClassVar[tuple[str, ...] | None] = None
+    """The metrics ``zoo eval`` computes by default; None: those of its capabilities."""
 
     @property
     def num_classes(self) -> int | None:
@@ -111,7 +264,42 @@ class Generator(Network):
     def condition_shape(self) -> tuple[int, int, int] | None:
         """(C, H, W) of the condition image it was trained on (image-conditioned families).
 
-        Other sizes may work (see the family's rules); None for families that take no image.
+        Other sizes may work (see ``image_rule``); None for families that take no image.
+        """
+        return None
+
+    def image_rule(self) -> ImageRule | None:
+        """How the app decodes ``--image`` for this model; None if it takes no image."""
+        return None
+
+    def shape_for(self, conditions: Conditions) -> tuple[int, int, int]:
+        """(C, H, W) of the images drawn under ``conditions``.
+
+        Default: ``image_shape``, and a height or width other than it is refused; families
+        that draw other sizes override this.
+        """
+        c, h, w = self.image_shape
+        if (conditions.height or h) != h or (conditions.width or w) != w:
+            from zoo.registry.errors import RequestError
+
+            raise RequestError(f"this model draws {w}x{h} images only; drop --height/--width")
+        return (c, h, w)
+
+    def example_request(self) -> dict[str, Any]:
+        """Request fields a first draw needs (e.g. a prompt), for samples.png and ``zoo bench``."""
+        return {}
+
+    def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
+        """The class label each image drew when the request named none, else None.
+
+        Recorded per image so ``--from`` can tell what was drawn.
+        """
+        return None
+
+    def eval_datasets(self, options: Options) -> tuple[str, str] | None:
+        """(dataset of the real images, dataset of the inputs) for ``zoo eval``.
+
+        None: both are the model's own dataset. An unpaired translator answers per direction.
         """
         return None
 
@@ -157,6 +345,9 @@ class ReferenceNetwork(Network):
     resizes nothing itself.
     """
 
+    evaluator: ClassVar[str | None] = None
+    """Import path of ``fn(network, data, n) -> figures`` for ``zoo reference-eval``, or None."""
+
     @property
     def num_features(self) -> int:
         """Length of the feature vector (FID, KID, precision/recall use it)."""
@@ -174,21 +365,50 @@ class ReferenceNetwork(Network):
         """(len(texts), D) text embeddings for CLIP-like networks, else None."""
         return None
 
+    def input_shape(self) -> tuple[int, int] | None:
+        """(channels, size) of the images it takes, from its config; None if it does not say."""
+        c = self.config
+        size, channels = getattr(c, "image_size", None), getattr(c, "channels", None)
+        return (int(channels), int(size)) if size and channels else None
+
+    def fit(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` resized and converted to what it takes (see ``fit_images``)."""
+        shape = self.input_shape()
+        return fit_images(images, shape[1], shape[0]) if shape else images
+
+    def predict_attributes(self, images: torch.Tensor) -> torch.Tensor | None:
+        """(B, K) int64 attribute indices read off images (prompt accuracy), else None."""
+        return None
+
+    def canonical(self, attributes: torch.Tensor) -> torch.Tensor:
+        """True attributes (B, K) in the order ``predict_attributes`` names objects.
+
+        A network that reads objects in a fixed order (left to right) compares its
+        predictions with ``canonical(truth)``. Default: unchanged.
+        """
+        return attributes
+
 
 class OneShotGenerator(Generator):
     """A generator that maps latents (and conditions) to images in one pass (GANs)."""
 
     process: ClassVar[Process] = "one-shot"
+    truncates_latent: ClassVar[bool] = True
+    """With a ``truncation`` option (``TruncationOptions``) set, the one-shot sampler resamples
+    z outside [-psi, psi]; a family that truncates elsewhere (StyleGAN, in w) sets False and
+    applies it in ``generate``."""
 
     @abstractmethod
     def latent_shape(self) -> tuple[int, ...]:
         """Shape of one image's latent z, drawn from N(0, I)."""
 
-    def conditions(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
-        """Per-image conditions for a batch (one entry per seed). Default: none.
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """Per-image inputs for a batch besides z (tensors batch-first, one row per seed).
 
-        Must depend only on the request and each image's own seed, so that an
-        image is the same whatever batch it is drawn in.
+        Must depend only on the conditions, the options and each image's own seed, so that
+        an image is the same whatever batch it is drawn in. Default: none.
         """
         return {}
 
@@ -215,10 +435,13 @@ class AutoregressiveGenerator(Generator):
     def vocab_size(self) -> int:
         """Number of logits per step."""
 
-    def context(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
+    def context(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
         """Per-image conditions (tensors batch-first, one row per seed), e.g. text tokens.
 
-        Must depend only on the request and each image's own seed. Default: none.
+        Must depend only on the conditions, the options and each image's own seed.
+        Default: none.
         """
         return {}
 
@@ -243,28 +466,28 @@ class AutoregressiveGenerator(Generator):
         return None
 
 
-class Sampler(ABC):
+G = TypeVar("G", bound=Generator)
+
+
+class Sampler(ABC, Generic[G]):
     """An algorithm that draws images from generators of one process.
 
-    ``options_class`` is a pydantic model of the sampler's own options; the
-    request supplies seeds and conditions.
+    ``options_class`` is the sampler's own options (the class ``SamplerSpec.options``
+    names); the ``Draw`` supplies seeds, conditions and both sets of options.
     """
 
     name: ClassVar[str]
     process: ClassVar[Process]
+    generator_class: ClassVar[type[Generator]] = Generator
+    """The generators it can drive; others are refused before drawing."""
+    options_class: ClassVar[type[Options]] = NoOptions
 
     @abstractmethod
-    def sample(
-        self,
-        generator: Generator,
-        request: SampleRequest,
-        seeds: Sequence[int],
-        device: torch.device,
-    ) -> torch.Tensor:
-        """Draw one image per seed: (len(seeds), C, H, W) in [0, 1] on the CPU.
+    def sample(self, generator: G, draw: Draw) -> torch.Tensor:
+        """Draw one image per seed: (len(draw.seeds), C, H, W) in [0, 1] on the CPU.
 
-        Image k must depend only on ``seeds[k]`` and the request, never on the
-        other seeds or on how many are drawn together.
+        Image k must depend only on ``draw.seeds[k]`` and the rest of ``draw``, never on
+        the other seeds or on how many are drawn together.
         """
 
 

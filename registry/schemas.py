@@ -59,9 +59,13 @@ class FamilySpec(Strict):
     trainer: str | None = Field(
         default=None, pattern=IMPORT_PATH, description="import path of the training recipe"
     )
-    options: tuple[str, ...] = Field(
-        default=(),
-        description="optional request fields its models accept (see OPTIONS), e.g. 'truncation'",
+    options: str | None = Field(
+        default=None,
+        pattern=IMPORT_PATH,
+        description=(
+            "import path of the family's Options model (zoo.registry.options), importable "
+            "without torch; None: the family takes no options"
+        ),
     )
     reconstructs: bool = Field(
         default=False,
@@ -76,9 +80,6 @@ class FamilySpec(Strict):
             raise ValueError("a generator family needs a process and at least one capability")
         if self.kind != "generator" and self.process is not None:
             raise ValueError(f"a {self.kind} family draws no images; give it no process")
-        unknown = [o for o in self.options if o not in OPTIONS]
-        if unknown:
-            raise ValueError(f"unknown options {unknown}; choose from {', '.join(OPTIONS)}")
         return self
 
     @property
@@ -107,6 +108,15 @@ class SamplerSpec(Strict):
     name: str = Field(pattern=ID_PATTERN)
     process: Process
     sampler: str = Field(pattern=IMPORT_PATH, description="import path of the Sampler subclass")
+    options: str | None = Field(
+        default=None,
+        pattern=IMPORT_PATH,
+        description="import path of the sampler's Options model, importable without torch",
+    )
+    takes: tuple[Literal["steps", "guidance"], ...] = Field(
+        default=(),
+        description="shared request fields it uses; a request giving another is refused",
+    )
     description: str = Field(default="", max_length=300)
     plugin: str = ""
 
@@ -120,50 +130,46 @@ class DatasetSpec(Strict):
     plugin: str = ""
 
 
-# Request fields a family must declare in FamilySpec.options before its models accept them.
-OPTIONS: dict[str, str] = {
-    "truncation": "truncation psi: trade variety for fidelity",
-    "direction": "which way an unpaired translator maps: a2b or b2a",
-    "mix_seed": "style mixing: the seed of a second latent",
-    "mix_layers": "style mixing: which layers take the second latent (coarse or fine)",
-    "noise": "per-layer noise inputs on (default) or off",
-    "stage": "which stage of a multi-stage model to return (1 = the first)",
-    "temperature": "softmax temperature of token sampling",
-    "top_k": "sample among the k most likely tokens",
-    "top_p": "sample among the most likely tokens holding probability p",
-    "rerank": "draw N candidates per image and keep the best by the model's score",
-}
-
 MAX_PROMPT_CHARS = 10_000
 MAX_N = 100_000
 MAX_SEED = 2**63 - 1
 
 
+class Control(Strict):
+    """One control image (ControlNet-style models) and how strongly it steers."""
+
+    image: str = Field(min_length=1, description="path of the control image")
+    scale: float = Field(default=1.0, ge=0, le=10, description="conditioning scale")
+
+
 class SampleRequest(Strict):
-    """What a user asks of a model. Validated against the model before loading it."""
+    """What a user asks of a model: the fields every family shares, and ``options``.
+
+    ``options`` holds what a family or sampler declares for itself (truncation, mix_seed,
+    temperature, ...), as given; they are checked against the model's options classes
+    before loading (``zoo.catalog.Resolved.check``).
+    """
 
     prompt: str | None = Field(default=None, description="text condition")
     negative_prompt: str | None = Field(default=None, description="text to steer away from")
     label: int | None = Field(default=None, ge=0, description="class label")
+    image: str | None = Field(default=None, description="path of a condition image")
+    mask: str | None = Field(default=None, description="path of a mask PNG (white = repaint)")
+    control: tuple[Control, ...] = Field(default=(), description="control images with scales")
+    strength: float | None = Field(
+        default=None, gt=0, le=1, description="how far an input image may be changed (img2img)"
+    )
+    height: int | None = Field(default=None, ge=1, le=8192, description="output height in pixels")
+    width: int | None = Field(default=None, ge=1, le=8192, description="output width in pixels")
     n: int = Field(default=1, ge=1, le=MAX_N, description="number of images")
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="image i is seeded seed+i")
     steps: int | None = Field(default=None, ge=1, le=10_000, description="sampler steps")
     sampler: str | None = Field(default=None, description="sampler name (default: the model's)")
     guidance: float | None = Field(default=None, ge=0, le=100, description="guidance scale")
-    truncation: float | None = Field(default=None, gt=0, le=10, description="truncation psi")
-    image: str | None = Field(default=None, description="path of a condition image")
-    direction: Literal["a2b", "b2a"] | None = Field(default=None, description=OPTIONS["direction"])
-    mix_seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description=OPTIONS["mix_seed"])
-    mix_layers: Literal["coarse", "fine"] | None = Field(
-        default=None, description=OPTIONS["mix_layers"]
-    )
-    noise: bool | None = Field(default=None, description=OPTIONS["noise"])
-    stage: int | None = Field(default=None, ge=1, le=8, description=OPTIONS["stage"])
-    temperature: float | None = Field(default=None, gt=0, le=10, description=OPTIONS["temperature"])
-    top_k: int | None = Field(default=None, ge=1, le=1_000_000, description=OPTIONS["top_k"])
-    top_p: float | None = Field(default=None, gt=0, le=1, description=OPTIONS["top_p"])
-    rerank: int | None = Field(default=None, ge=1, le=64, description=OPTIONS["rerank"])
     batch_size: int = Field(default=16, ge=1, le=4096, description="images per forward pass")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the family's and the sampler's own options"
+    )
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
@@ -182,12 +188,23 @@ class SampleRequest(Strict):
             ) from None
         return v
 
-    @field_validator("guidance", "truncation", "temperature", "top_p", mode="before")
+    @field_validator("guidance", "strength", mode="before")
     @classmethod
     def _finite(cls, v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError(f"must be a finite number, got {v}")
         return v
+
+    @field_validator("options")
+    @classmethod
+    def _option_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in v.items():
+            name = key.replace("-", "_")
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ValueError(f"'{key}' is not an option name")
+            out[name] = value
+        return out
 
     def check_against(
         self,
@@ -195,12 +212,13 @@ class SampleRequest(Strict):
         process: str | None,
         capabilities: tuple[str, ...] | list[str],
         num_classes: int | None = None,
-        options: tuple[str, ...] | list[str] | None = None,
         kind: str = "generator",
+        sampler: SamplerSpec | None = None,
     ) -> None:
         """Raise RequestError if this request asks for something the model cannot do.
 
-        ``options`` are the family's declared OPTIONS; None skips that check.
+        Options are checked by their classes (``zoo.registry.options.split_options``);
+        this checks the shared fields against the model's capabilities and ``sampler``.
         """
         if kind == "autoencoder":
             raise RequestError(
@@ -212,16 +230,6 @@ class SampleRequest(Strict):
             raise RequestError(
                 f"model '{model}' is a reference network (used by `zoo eval`); it does not draw images"
             )
-        if options is not None:
-            for name in OPTIONS:
-                if getattr(self, name) is not None and name not in options:
-                    accepted = ", ".join("--" + o.replace("_", "-") for o in options) or "none"
-                    raise RequestError(
-                        f"--{name.replace('_', '-')} does not apply to '{model}' "
-                        f"(its options: {accepted})"
-                    )
-        if self.mix_layers is not None and self.mix_seed is None:
-            raise RequestError("--mix-layers needs --mix-seed (the seed of the second latent)")
         caps = set(capabilities)
         if self.prompt is not None and "text" not in caps:
             raise RequestError(
@@ -238,14 +246,23 @@ class SampleRequest(Strict):
                 raise RequestError(
                     f"label {self.label} is out of range for '{model}'; use 0..{num_classes - 1}"
                 )
-        if self.image is not None and not caps & {"image", "control"}:
+        if self.image is not None and "image" not in caps:
             raise RequestError(f"model '{model}' does not take an input image; drop --image")
-        if process == "one-shot":
+        if self.mask is not None and "mask" not in caps:
+            raise RequestError(f"model '{model}' does not take a mask; drop --mask")
+        if self.control and "control" not in caps:
+            raise RequestError(f"model '{model}' does not take control images; drop --control")
+        if self.strength is not None and self.image is None:
+            raise RequestError("--strength needs --image (how far that image may be changed)")
+        if sampler is not None:
             for name in ("steps", "guidance"):
-                if getattr(self, name) is not None:
-                    raise RequestError(
-                        f"--{name} does not apply to '{model}': it draws images in one shot"
+                if getattr(self, name) is not None and name not in sampler.takes:
+                    why = (
+                        "it draws images in one shot"
+                        if process == "one-shot"
+                        else f"its sampler '{sampler.name}' takes no --{name}"
                     )
+                    raise RequestError(f"--{name} does not apply to '{model}': {why}")
 
 
 def _caps(caps: set[str]) -> str:
@@ -275,6 +292,30 @@ class Figure(Strict):
         return self
 
 
+class ComponentSource(Strict):
+    """Where one component of a multi-part model comes from: another model, or a subfolder."""
+
+    model: str | None = Field(
+        default=None, min_length=1, max_length=300, description="a model id, folder or hf: ref"
+    )
+    subfolder: str | None = Field(
+        default=None,
+        pattern=r"^[\w.-]+(/[\w.-]+)*$",
+        description="a folder inside this model's folder, laid out as a model of its own",
+    )
+    dtype: Literal["float32", "float16", "bfloat16"] | None = Field(
+        default=None, description="its weights' dtype (default: the device's)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ComponentSource:
+        if (self.model is None) == (self.subfolder is None):
+            raise ValueError("a component needs exactly one of 'model' or 'subfolder'")
+        if self.subfolder is not None and ".." in self.subfolder.split("/"):
+            raise ValueError("a component's subfolder must stay inside the model folder")
+        return self
+
+
 class ZooSection(Strict):
     """The `zoo:` block of a model card: what the zoo needs to load the model."""
 
@@ -290,14 +331,22 @@ class ZooSection(Strict):
     figures: dict[str, Figure] = Field(
         default_factory=dict, description="tables beyond `zoo eval`'s, by key"
     )
+    components: dict[str, ComponentSource] = Field(
+        default_factory=dict,
+        description="other models or subfolders this model uses, by role (e.g. text_encoder)",
+    )
 
     @field_validator("files")
     @classmethod
     def _safe_names(cls, v: dict[str, FileEntry]) -> dict[str, FileEntry]:
         for name in v:
-            if not re.fullmatch(r"[\w.-]+\.safetensors", name) or name.startswith("."):
+            parts = name.split("/")
+            if not re.fullmatch(r"([\w.-]+/)*[\w.-]+\.safetensors", name) or any(
+                p.startswith(".") for p in parts
+            ):
                 raise ValueError(
-                    f"weight file '{name}' must be a plain '*.safetensors' name in the model folder"
+                    f"weight file '{name}' must be a '*.safetensors' name in the model folder "
+                    "or one of its subfolders"
                 )
         return v
 

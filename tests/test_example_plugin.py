@@ -118,6 +118,29 @@ def test_sample_from_the_plugin_model(installed: Path) -> None:
         assert json.loads(im.text["zoo"])["model"] == "checkers-demo"
 
 
+def test_a_third_party_option_is_a_typed_flag_with_help(installed: Path) -> None:
+    proc = _zoo("sample", "checkers-demo", "--help", cwd=installed)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "--sharpness FLOAT" in text and "scale of the decoder's logits" in text, text[-800:]
+    assert "[checkers option]" in text
+    # the typed flag, -O and the replay of either draw the same bytes
+    a, b, c = (installed / f"{k}.png" for k in "abc")
+    for path in (a, b, c):
+        path.unlink(missing_ok=True)
+    r1 = _zoo("sample", "checkers-demo", "--sharpness", "3", "-n", "4", "-o", str(a), cwd=installed)
+    r2 = _zoo("sample", "checkers-demo", "-O", "sharpness=3", "-n", "4", "-o", str(b), cwd=installed)
+    r3 = _zoo("sample", "--from", str(a), "-o", str(c), cwd=installed)
+    assert r1.returncode == r2.returncode == r3.returncode == 0, r1.stderr + r2.stderr + r3.stderr
+    assert a.read_bytes() == b.read_bytes() == c.read_bytes()
+    plain = installed / "plain.png"
+    plain.unlink(missing_ok=True)
+    assert _zoo("sample", "checkers-demo", "-n", "4", "-o", str(plain), cwd=installed).returncode == 0
+    assert plain.read_bytes() != a.read_bytes()  # the option changes the drawing
+    bad = _zoo("sample", "checkers-demo", "--sharpness", "-2", cwd=installed)
+    assert bad.returncode == 2 and "sharpness" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_the_plugins_own_tests_pass(installed: Path) -> None:
     t0 = time.perf_counter()
     proc = _run(
@@ -132,5 +155,5 @@ def test_the_plugins_own_tests_pass(installed: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "5 passed" in proc.stdout, proc.stdout[-1000:]
+    assert "6 passed" in proc.stdout, proc.stdout[-1000:]
     print(f"the plugin's tests took {time.perf_counter() - t0:.1f} s")

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
 from zoo.catalog import Resolved, resolve
-from zoo.device import manager, seeds_for
-from zoo.registry.discovery import get_registry, load_object
+from zoo.device import manager
+from zoo.registry.discovery import load_object
 from zoo.registry.errors import NumericsError, RequestError
 from zoo.registry.schemas import SampleRequest
+from zoo.registry.seeds import image_seeds
 
 if TYPE_CHECKING:
     import torch
@@ -99,43 +100,55 @@ class Model:
         r = self.resolved
         return f"Model({r.name!r}, family={r.family.name!r}, device={str(self.device)!r})"
 
-    def sample(self, n: int = 1, seed: int = 0, **options: Any) -> Samples:
+    def sample(self, n: int = 1, seed: int = 0, **kwargs: Any) -> Samples:
         """Draw ``n`` images; image i is seeded ``seed + i``.
 
-        Options are the fields of ``SampleRequest`` (prompt, label, steps,
-        sampler, guidance, image, batch_size, and the family's own options such as
-        truncation, direction, mix_seed, stage, temperature or rerank: see
-        ``zoo info MODEL``).
+        Keyword arguments are the shared fields of ``SampleRequest`` (prompt, label, image,
+        mask, steps, sampler, guidance, batch_size, ...) and the options the model's family
+        and sampler declare (truncation, direction, mix_seed, stage, temperature, rerank,
+        ...: ``zoo info MODEL`` lists them), or those options as ``options={...}``.
         """
-        try:
-            request = SampleRequest(n=n, seed=seed, **options)
-        except Exception as err:
-            from pydantic import ValidationError
-
-            if isinstance(err, ValidationError):
-                raise RequestError(format_validation(err)) from None
-            raise
-        return self.run(request)
+        return self.run(make_request(n=n, seed=seed, **kwargs))
 
     def run(self, request: SampleRequest, seeds: list[int] | None = None) -> Samples:
         """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds)."""
         import torch
 
+        from zoo.conditions import decode
+        from zoo.registry.contracts import Draw
+
         r = self.resolved
         r.check(request)
-        sampler_name = self.sampler_name(request)
-        spec = get_registry().sampler(sampler_name)
-        if spec.process != r.family.process:
+        spec = r.sampler_spec(request.sampler)
+        if spec is None:
+            raise RequestError(f"model '{r.name}' draws no images")
+        options = r.options(request)
+        sampler_class = load_object(spec.sampler)
+        if not isinstance(self.generator, sampler_class.generator_class):
             raise RequestError(
-                f"sampler '{sampler_name}' draws {spec.process} models; '{r.name}' is {r.family.process}"
+                f"sampler '{spec.name}' cannot drive '{r.name}' (a {type(self.generator).__name__})"
             )
-        sampler = load_object(spec.sampler)()
-        seeds = seeds_for(request.seed, request.n) if seeds is None else list(seeds)
-        images = sampler.sample(self.generator, request, seeds, self.device)
+        conditions = decode(request, self.generator, r.name)
+        self.generator.shape_for(conditions)
+        seeds = image_seeds(request.seed, request.n) if seeds is None else list(seeds)
+        draw = Draw(
+            seeds=tuple(seeds),
+            conditions=conditions,
+            options=options["family"],
+            sampler_options=options["sampler"],
+            device=self.device,
+            batch_size=request.batch_size,
+            steps=request.steps,
+            guidance=request.guidance,
+        )
+        images = sampler_class().sample(self.generator, draw)
         if not torch.isfinite(images).all():
             raise NumericsError(f"model '{r.name}' produced NaN/Inf values (try --dtype float32)")
+        labels = self.generator.drawn_labels(conditions, seeds)
         return Samples(
-            images=images, records=self.records(request, seeds), request=self.whole(request)
+            images=images,
+            records=self.records(request, seeds, labels),
+            request=self.whole(request),
         )
 
     def reconstruct(
@@ -165,15 +178,17 @@ class Model:
         return interpolate(self, images=images, seeds=seeds, steps=steps)
 
     def sampler_name(self, request: SampleRequest) -> str:
-        zoo_card = self.resolved.card.zoo
-        return request.sampler or zoo_card.default_sampler or self.generator.default_sampler()
+        return request.sampler or self.resolved.default_sampler() or ""
 
     def whole(self, request: SampleRequest) -> dict[str, Any]:
         """The parameters of a whole request (what a grid PNG carries)."""
         r = self.resolved
         asked = request.model_dump(
-            exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
+            mode="json", exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
         )
+        for key in ("options", "control"):  # recorded only when given
+            if not asked.get(key):
+                asked.pop(key, None)
         return {
             "model": r.name,
             "revision": r.revision,
@@ -185,11 +200,14 @@ class Model:
             "n": request.n,
         }
 
-    def records(self, request: SampleRequest, seeds: list[int]) -> list[dict[str, Any]]:
-        """Per-image parameters: each redraws its image alone (n=1, its own seed)."""
+    def records(
+        self, request: SampleRequest, seeds: list[int], labels: list[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per-image parameters: each redraws its image alone (n=1, its own seed).
+
+        ``labels``: the class each image drew when the request named none.
+        """
         base = self.whole(request)
-        conditions = getattr(self.generator, "conditions", None)
-        labels = conditions(request, seeds).get("label") if conditions else None
         out = []
         for k, s in enumerate(seeds):
             rec = {**base, "seed": s, "n": 1}
@@ -197,6 +215,28 @@ class Model:
                 rec["drawn_label"] = int(labels[k])
             out.append(rec)
         return out
+
+
+REQUEST_FIELDS = frozenset(SampleRequest.model_fields) - {"options"}
+
+
+def make_request(**kwargs: Any) -> SampleRequest:
+    """A SampleRequest from keyword arguments: shared fields by name, the rest as options.
+
+    ``options={...}`` may carry options too; one given both ways is refused.
+    """
+    from pydantic import ValidationError
+
+    options = dict(kwargs.pop("options", None) or {})
+    for key in [k for k in kwargs if k not in REQUEST_FIELDS]:
+        if key in options:
+            raise RequestError(f"option '{key}' is given twice (as a keyword and in options)")
+        options[key] = kwargs.pop(key)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    try:
+        return SampleRequest(**kwargs, options=options)
+    except ValidationError as err:
+        raise RequestError(format_validation(err)) from None
 
 
 def format_validation(err: Any) -> str:
@@ -209,7 +249,18 @@ def format_validation(err: Any) -> str:
 
 
 def build_generator(resolved: Resolved, dtype: torch.dtype | None = None) -> Generator:
-    """Build the family's network from config.json and load its verified weights."""
+    """Build the family's network from config.json and load its verified weights.
+
+    The network's random initialisation (overwritten by the weights) runs on a fork of
+    torch's global RNG, so loading a model never moves a caller's random numbers.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return _build_generator(resolved, dtype)
+
+
+def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator:
     from pydantic import ValidationError
 
     from zoo.registry.errors import CardError
@@ -243,7 +294,46 @@ def load(name: str, *, device: str | None = None, dtype: str | None = None) -> M
     torch_dtype = dm.dtype(dtype)
     key = f"{resolved.folder.resolve()}@{resolved.revision}:{torch_dtype}"
     generator = dm.get(key, lambda: build_generator(resolved, torch_dtype))
+    attach_components(generator, resolved, device=device)
     return Model(resolved, generator, dm.device)
+
+
+def component_sources(
+    generator: Any, resolved: Resolved | None
+) -> dict[str, tuple[str, str | None]]:
+    """{role: (what to load, dtype)} for each component: the card's entry, else the network's."""
+    out: dict[str, tuple[str, str | None]] = {
+        role: (ref, None) for role, ref in generator.component_refs().items()
+    }
+    if resolved is None:  # a network being trained: no card yet
+        return out
+    for role, src in resolved.card.zoo.components.items():
+        target = (
+            src.model if src.model is not None else str(resolved.folder / (src.subfolder or ""))
+        )
+        out[role] = (target, src.dtype)
+    return out
+
+
+_LOADING: list[str] = []  # the chain of models whose components are being loaded
+
+
+def attach_components(
+    generator: Any, resolved: Resolved | None, *, device: str | None = None
+) -> None:
+    """Load each component of ``generator`` once (shared through the device manager's cache
+    with every other model that names it) and hand it over in ``generator.components``."""
+    for role, (target, dtype) in component_sources(generator, resolved).items():
+        if role in generator.components:
+            continue
+        if target in _LOADING:
+            chain = " -> ".join([*_LOADING, target])
+            raise RequestError(f"the models' components form a cycle: {chain}")
+        _LOADING.append(target)
+        try:
+            generator.components[role] = load(target, device=device, dtype=dtype).network
+        finally:
+            _LOADING.pop()
 
 
 def describe(name: str) -> Resolved:

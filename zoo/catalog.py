@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo.registry.cards import read_card, read_config
-from zoo.registry.discovery import Registry, get_registry
-from zoo.registry.errors import CardError, UnknownModelError, ZooError
-from zoo.registry.schemas import DEFAULT_SAMPLERS, FamilySpec, ModelCard, ModelSpec
+from zoo.registry.discovery import Registry, get_registry, load_object
+from zoo.registry.errors import CardError, PluginError, RequestError, UnknownModelError, ZooError
+from zoo.registry.options import NoOptions, Options, check_options_class, split_options
+from zoo.registry.schemas import DEFAULT_SAMPLERS, FamilySpec, ModelCard, ModelSpec, SamplerSpec
 
 HUB_PREFIX = "hf:"
 
@@ -40,12 +41,60 @@ class Resolved:
         value = self.config.get("num_classes")
         return value if isinstance(value, int) else None
 
+    def default_sampler(self) -> str | None:
+        """The sampler a request that names none gets: the card's, else the process's."""
+        process = self.family.process
+        return self.card.zoo.default_sampler or (DEFAULT_SAMPLERS[process] if process else None)
+
+    def sampler_spec(self, name: str | None = None) -> SamplerSpec | None:
+        """The spec of sampler ``name`` (None: the default); None for models that draw
+        nothing. Raises RequestError for a sampler of another process."""
+        name = name or self.default_sampler()
+        if name is None or self.family.process is None:
+            return None
+        spec = get_registry().sampler(name)
+        if spec.process != self.family.process:
+            raise RequestError(
+                f"sampler '{name}' draws {spec.process} models; '{self.name}' is "
+                f"{self.family.process}"
+            )
+        return spec
+
+    def option_classes(self, sampler: SamplerSpec | None) -> dict[str, type[Options]]:
+        """{"family": its Options class, "sampler": the sampler's} (NoOptions where none)."""
+        return {
+            "family": options_class(self.family.options, f"family '{self.family.name}'"),
+            "sampler": options_class(
+                sampler.options if sampler else None,
+                f"sampler '{sampler.name}'" if sampler else "",
+            ),
+        }
+
+    def options(self, request: Any) -> dict[str, Options]:
+        """``request.options`` validated: {"family": ..., "sampler": ...} Options instances."""
+        classes = self.option_classes(self.sampler_spec(request.sampler))
+        return split_options(request.options, classes, self.name)
+
     def check(self, request: Any) -> None:
         """Raise RequestError if ``request`` (a SampleRequest) asks what this model cannot do."""
         f = self.family
+        sampler = self.sampler_spec(request.sampler) if f.process is not None else None
         request.check_against(
-            self.name, f.process, f.capabilities, self.num_classes, f.options, f.kind
+            self.name, f.process, f.capabilities, self.num_classes, f.kind, sampler
         )
+        self.options(request)
+
+
+def options_class(path: str | None, owner: str) -> type[Options]:
+    """The Options class at import ``path`` (NoOptions for None), checked against the rules."""
+    if path is None:
+        return NoOptions
+    try:
+        return check_options_class(load_object(path))
+    except PluginError as err:
+        raise PluginError(f"{owner}: {err}") from None
+    except ImportError as err:
+        raise PluginError(f"{owner}: cannot import its options {path}: {err}") from None
 
 
 def _is_path(name: str) -> bool:
@@ -160,14 +209,22 @@ def list_models(
                 row.update(
                     family=res.family.name,
                     process=res.family.process,
-                    sampler=res.card.zoo.default_sampler
-                    or DEFAULT_SAMPLERS.get(res.family.process or ""),
+                    sampler=res.default_sampler(),
                     capabilities=list(res.family.capabilities),
                     kind=res.family.kind,
-                    options=list(res.family.options),
+                    options=option_names(res),
                     reconstructs=res.family.can_reconstruct,
                     dataset=res.card.zoo.dataset,
                     parameters=res.card.zoo.parameters,
                 )
             rows.append(row)
     return rows
+
+
+def option_names(resolved: Resolved) -> list[str]:
+    """The options a model takes with its default sampler (family's, then sampler's)."""
+    try:
+        classes = resolved.option_classes(resolved.sampler_spec())
+    except ZooError:
+        return []
+    return [name for cls in classes.values() for name in cls.model_fields]

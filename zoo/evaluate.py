@@ -114,7 +114,7 @@ def parse_metrics(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
 
 def default_metrics(capabilities: Sequence[str], generator_class: Any = None) -> tuple[str, ...]:
     """The generator class's ``eval_metrics``, else the union for its capabilities."""
-    own = getattr(generator_class, "eval_metrics", None)
+    own = generator_class.eval_metrics if generator_class is not None else None
     if own:
         return parse_metrics(list(own)) or ()
     wanted = {m for cap in capabilities for m in CAPABILITY_METRICS.get(cap, ())}
@@ -379,20 +379,9 @@ def shape_of(network: Any) -> tuple[int, int] | None:
 
 def fit(images: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     """Resize (bilinear, antialiased when shrinking) and repeat grey to RGB if the network wants."""
-    import torch.nn.functional as F
+    from zoo.registry.contracts import fit_images
 
-    if images.shape[1] != channels:
-        if images.shape[1] != 1:
-            raise RequestError(
-                f"the images have {images.shape[1]} channels; the reference network takes {channels}"
-            )
-        images = images.expand(-1, channels, -1, -1)
-    if tuple(images.shape[-2:]) != (size, size):
-        shrink = size < images.shape[-1]
-        images = F.interpolate(
-            images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
-        ).clamp(0, 1)
-    return images.contiguous()
+    return fit_images(images, size, channels)
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -455,14 +444,9 @@ def features_of(nets: Networks, s: ImageSet, metrics: Sequence[str], label: str)
             raise RequestError(f"'{nets.clip_id}' encodes no text; it cannot give a CLIP score")
         out["text_embeddings"] = torch.cat([t.float().cpu() for t in texts])
     if "attributes" in needs and s.prompts is not None:
-        predict = getattr(cls, "predict_attributes", None)
-        if predict is None:
-            raise RequestError(
-                f"'{nets.classifier_id}' reads no attributes; it cannot score prompt accuracy"
-            )
-        out["attributes"] = nets.run(predict, s.images, f"attributes {label}")
+        out["attributes"] = nets.run(cls.predict_attributes, s.images, f"attributes {label}")
         # the classifier names objects in its own order ("B left of A" for "A right of B")
-        out["canonical"] = getattr(cls, "canonical", None)
+        out["canonical"] = cls.canonical
     return out
 
 
@@ -599,8 +583,11 @@ def evaluate(
     # 2. real images at the reference network's size (conditions at the model's); a
     #    family may take them from other datasets per option (an unpaired translator's
     #    targets are the other domain)
-    sides = getattr(loaded.generator, "eval_datasets", None)
-    real_ds, cond_ds = sides(options) if sides else (p.dataset, p.dataset)
+    from zoo.api import make_request
+
+    family_options = r.options(make_request(options=options))["family"]
+    sides = loaded.generator.eval_datasets(family_options)
+    real_ds, cond_ds = sides or (p.dataset, p.dataset)
     ref_shape = shape_of(nets.classifier)
     test = load_split(real_ds, split, ref_shape[1] if ref_shape else None)
     rows = load_split(real_ds, ROW_SPLIT, ref_shape[1] if ref_shape else None)
@@ -618,7 +605,13 @@ def evaluate(
 
     # 3. draw from the model and from its untrained twin (cached, resumable)
     sampler = loaded.sampler_name(SampleRequest(n=n, seed=seed))
-    request = {"n": n, "seed": seed, "batch_size": batch_size, "sampler": sampler, **options}
+    request = {
+        "n": n,
+        "seed": seed,
+        "batch_size": batch_size,
+        "sampler": sampler,
+        "options": options,
+    }
     key = {"seed": seed, "sampler": sampler, "dataset": p.dataset, "conditions": conditioned}
     if options or split != TEST_SPLIT:  # (keys of older caches stay as they were)
         key.update(options=options, split=split, sides=[real_ds, cond_ds])
@@ -737,20 +730,19 @@ def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[st
     from pydantic import ValidationError
 
     from zoo.api import format_validation
-    from zoo.registry.schemas import OPTIONS, SampleRequest
+    from zoo.registry.schemas import SampleRequest
 
     options = dict(sorted((options or {}).items()))
     if not options:
         return {}
-    unknown = [k for k in options if k not in OPTIONS]
-    if unknown:
-        raise RequestError(f"unknown option '{unknown[0]}'; choose from {', '.join(OPTIONS)}")
     try:
-        request = SampleRequest(**options)
+        request = SampleRequest(options=options)
     except ValidationError as err:
         raise RequestError(format_validation(err)) from None
     resolved.check(request)
-    return {k: getattr(request, k) for k in options}
+    validated = resolved.options(request)
+    values = {k: v for opts in validated.values() for k, v in opts.model_dump().items()}
+    return {k: values[k] for k in request.options}
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -160,3 +160,20 @@ def load_condition(
             need = f"sides that are {rule}between {min_size} and {max_size} pixels"
         raise RequestError(f"image {path} is {w}x{h}; this model needs {need}")
     return image
+
+
+def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Read a mask PNG as (1, 1, H, W) float in {0, 1}: white (>= 0.5) = repaint.
+
+    Raises:
+        RequestError: unreadable, another size than ``size`` (H, W), or no white pixel.
+    """
+    mask = (load_image(path, 1) >= 0.5).float()
+    h, w = mask.shape[-2:]
+    if size is not None and (h, w) != tuple(size):
+        raise RequestError(
+            f"mask {path} is {w}x{h}; it must have the input image's size {size[1]}x{size[0]}"
+        )
+    if not mask.any():
+        raise RequestError(f"mask {path} has no white pixel: nothing to repaint (white = repaint)")
+    return mask

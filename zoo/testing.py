@@ -395,9 +395,13 @@ def _check_generator(
 ) -> None:
     import torch
 
-    from zoo.device import seeds_for
+    from zoo.api import make_request
+    from zoo.catalog import options_class
+    from zoo.conditions import decode
+    from zoo.registry.contracts import Draw
     from zoo.registry.discovery import load_object
-    from zoo.registry.schemas import SampleRequest
+    from zoo.registry.options import split_options
+    from zoo.registry.seeds import image_seeds
 
     with check.stage("reading image_shape"):
         shape = tuple(generator.image_shape)
@@ -414,14 +418,35 @@ def _check_generator(
     image = _condition_png(check, generator, Path(tmp.name))
     options = _request_options(check, caps, generator.num_classes, process, image)
 
-    def draw_direct(k: int, s: int, opts: dict[str, Any]) -> torch.Tensor:
-        request = SampleRequest(n=k, seed=s, sampler=sampler_name, **opts)
-        request.check_against(
-            spec.name, process, caps, generator.num_classes, spec.options, spec.kind
-        )
-        return sampler.sample(generator, request, seeds_for(s, k), torch.device("cpu"))
+    sampler_spec = reg.samplers[sampler_name]
+    with check.stage("loading the options classes"):
+        classes = {
+            "family": options_class(spec.options, f"family '{spec.name}'"),
+            "sampler": options_class(sampler_spec.options, f"sampler '{sampler_name}'"),
+        }
+    check.expect(
+        type(generator).options_class is classes["family"],
+        f"{type(generator).__name__}.options_class is not the class FamilySpec.options names "
+        f"({spec.options})",
+    )
 
-    varies = getattr(generator, "seed_varies", True)
+    def draw_direct(k: int, s: int, opts: dict[str, Any]) -> torch.Tensor:
+        request = make_request(n=k, seed=s, sampler=sampler_name, **opts)
+        request.check_against(
+            spec.name, process, caps, generator.num_classes, spec.kind, sampler_spec
+        )
+        split = split_options(request.options, classes, spec.name)
+        draw = Draw(
+            seeds=tuple(image_seeds(s, k)),
+            conditions=decode(request, generator, spec.name),
+            options=split["family"],
+            sampler_options=split["sampler"],
+            device=torch.device("cpu"),
+            batch_size=request.batch_size,
+        )
+        return sampler.sample(generator, draw)
+
+    varies = generator.seed_varies
     direct = [_check_sampling(check, draw_direct, o, n, seed, shape, varies) for o in options]
 
     def reload(model: Any) -> None:

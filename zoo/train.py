@@ -101,6 +101,9 @@ def train(
     tensors = load_split(data, "train", config.image_size)
     n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
+    from zoo.api import attach_components
+
+    attach_components(generator, None, device=str(dev))
     generator.to(dev)
     recipe = load_object(fam.trainer)(generator, config, dev)
 
@@ -290,11 +293,11 @@ RECONSTRUCTIONS = "reconstructions.png"  # test images over their reconstruction
 def example_options(model: Any) -> dict[str, Any]:
     """Request options a model needs to draw anything (its bench and samples.png use them).
 
-    The generator's ``example_options()`` if it has one (e.g. a prompt); image-conditioned
+    The generator's ``example_request()`` (e.g. a prompt); image-conditioned
     models get the first condition of their dataset's test split, written into the model
     folder as example-input.png (so users have an input to try).
     """
-    opts = dict(getattr(model.generator, "example_options", dict)())
+    opts = dict(model.generator.example_request())
     if model.generator.condition_shape() is not None and "image" not in opts:
         import os
         import tempfile

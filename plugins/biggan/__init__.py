@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("class",),
             generator="zoo.plugins.biggan.model:BigGANGenerator",
             trainer="zoo.plugins.biggan.train:BigGANRecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             description=(
                 "BigGAN (Brock et al. 2018): shared class embedding into conditional batch norm, "
                 "spectral norm, projection discriminator, hinge loss, truncation trick"

@@ -36,8 +36,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from zoo.plugins.biggan.config import BigGANConfig
 from zoo.plugins.nn.gan import num_stages, to_unit
-from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
+from zoo.registry.options import Options, TruncationOptions
 
 
 def sn_conv(cin: int, cout: int, k: int = 3) -> nn.Module:
@@ -143,6 +144,7 @@ class BigGANGenerator(OneShotGenerator):
     family = "biggan"
     capabilities = ("class",)
     config_class = BigGANConfig
+    options_class = TruncationOptions
 
     def __init__(self, config: BigGANConfig) -> None:
         super().__init__(config)
@@ -154,13 +156,21 @@ class BigGANGenerator(OneShotGenerator):
     def latent_shape(self) -> tuple[int, ...]:
         return (self.config.latent_dim,)
 
-    def conditions(self, request: Any, seeds: Sequence[int]) -> dict[str, Any]:
-        """Labels (B,): the request's label for every image, else seed % num_classes."""
-        k = self.config.num_classes
-        if request.label is not None and request.label >= k:
-            raise RequestError(f"label {request.label} is out of range; use 0..{k - 1}")
-        labels = [request.label if request.label is not None else s % k for s in seeds]
-        return {"label": torch.tensor(labels, dtype=torch.long)}
+    def labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int]:
+        """The conditions' label for every image, else seed % num_classes."""
+        k, label = self.config.num_classes, conditions.label
+        if label is not None and label >= k:
+            raise RequestError(f"label {label} is out of range; use 0..{k - 1}")
+        return [label if label is not None else s % k for s in seeds]
+
+    def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
+        return None if conditions.label is not None else self.labels(conditions, seeds)
+
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """{"label": (B,) int64}, as ``labels`` gives them."""
+        return {"label": torch.tensor(self.labels(conditions, seeds), dtype=torch.long)}
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         y = conditions.get("label")

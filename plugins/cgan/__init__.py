@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("class",),
             generator="zoo.plugins.cgan.model:CGANGenerator",
             trainer="zoo.plugins.cgan.train:CGANRecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             description=(
                 "class-conditional GAN (Mirza & Osindero 2014) on DCGAN-style convolutional "
                 "networks: the label feeds both generator and discriminator"

@@ -25,9 +25,9 @@ from torch import nn
 
 from zoo.plugins.cgan.config import CGANConfig
 from zoo.plugins.nn.gan import ConvDiscriminator, UpsampleGenerator, to_unit
-from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.options import Options, TruncationOptions
 
 
 class ConditionalGenerator(nn.Module):
@@ -65,6 +65,7 @@ class CGANGenerator(OneShotGenerator):
     family = "cgan"
     capabilities = ("class",)
     config_class = CGANConfig
+    options_class = TruncationOptions
 
     def __init__(self, config: CGANConfig) -> None:
         super().__init__(config)
@@ -76,20 +77,28 @@ class CGANGenerator(OneShotGenerator):
     def latent_shape(self) -> tuple[int, ...]:
         return (self.config.latent_dim,)
 
-    def conditions(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
-        """Labels (B,) int64: the request's label for every image, else seed % num_classes.
+    def labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int]:
+        """The conditions' label for every image, else seed % num_classes.
 
         Without a label, image k's class comes from its own seed, so a grid shows
         every class and each image can still be regenerated alone.
         """
         k = self.config.num_classes
-        if request.label is not None:
-            if request.label >= k:
-                raise RequestError(f"label {request.label} is out of range; use 0..{k - 1}")
-            labels = [request.label] * len(seeds)
-        else:
-            labels = [seed % k for seed in seeds]
-        return {"label": torch.tensor(labels, dtype=torch.long)}
+        label = conditions.label
+        if label is not None:
+            if label >= k:
+                raise RequestError(f"label {label} is out of range; use 0..{k - 1}")
+            return [label] * len(seeds)
+        return [seed % k for seed in seeds]
+
+    def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
+        return None if conditions.label is not None else self.labels(conditions, seeds)
+
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """{"label": (B,) int64}, as ``labels`` gives them."""
+        return {"label": torch.tensor(self.labels(conditions, seeds), dtype=torch.long)}
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         """Latents (B, latent_dim) and conditions["label"] (B,) -> images (B, C, S, S) in [0, 1]."""

@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("image",),
             generator="zoo.plugins.cyclegan.model:CycleGANGenerator",
             trainer="zoo.plugins.cyclegan.train:CycleGANRecipe",
-            options=("direction",),
+            options="zoo.plugins.cyclegan.config:CycleGANOptions",
             description=(
                 "unpaired image-to-image translation (Zhu et al. 2017): two generators, two "
                 "PatchGAN discriminators, cycle-consistency loss; --direction a2b|b2a"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from zoo.plugins.nn.gan_config import AdversarialConfig
+from zoo.registry.options import Options
 
 
 class CycleGANConfig(AdversarialConfig):
@@ -46,3 +47,11 @@ class CycleGANConfig(AdversarialConfig):
         },
         "default": {},
     }
+
+
+class CycleGANOptions(Options):
+    """Which way the unpaired translator maps."""
+
+    direction: Literal["a2b", "b2a"] | None = Field(
+        default=None, description="map domain A to B (default) or B to A"
+    )

@@ -31,10 +31,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.plugins.cyclegan.config import CycleGANConfig
+from zoo.plugins.cyclegan.config import CycleGANConfig, CycleGANOptions
 from zoo.plugins.nn.gan import to_signed, to_unit
-from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.contracts import Conditions, ImageRule, OneShotGenerator, shape_of_input
 from zoo.registry.errors import RequestError
+from zoo.registry.options import Options
 
 MAX_SIDE = 512
 
@@ -94,6 +95,7 @@ class CycleGANGenerator(OneShotGenerator):
     family = "cyclegan"
     capabilities = ("image",)
     config_class = CycleGANConfig
+    options_class = CycleGANOptions
     # unpaired: a distribution metric against the target domain, not pairs
     eval_metrics = ("fid", "kid", "precision", "recall")
     seed_varies = False
@@ -113,27 +115,32 @@ class CycleGANGenerator(OneShotGenerator):
         c = self.config
         return (c.channels, c.image_size, c.image_size)
 
-    def eval_datasets(self, options: dict[str, Any]) -> tuple[str, str]:
+    def image_rule(self) -> ImageRule:
+        return ImageRule(self.config.channels, multiple_of=4, min_size=8, max_size=MAX_SIDE)
+
+    def shape_for(self, conditions: Conditions) -> tuple[int, int, int]:
+        return shape_of_input(self.config.channels, conditions)
+
+    def eval_datasets(self, options: Options) -> tuple[str, str]:
         """(dataset of the real images, dataset of the inputs) for ``zoo eval``."""
-        if options.get("direction") == "b2a":
+        if isinstance(options, CycleGANOptions) and options.direction == "b2a":
             return "scenes-day", "scenes-night"
         return "scenes-night", "scenes-day"
 
-    def conditions(self, request: Any, seeds: Sequence[int]) -> dict[str, Any]:
-        from zoo.images import load_condition
-
-        if request.image is None:
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        image = conditions.image
+        if image is None:
             c = self.config
             raise RequestError(
                 f"cyclegan translates an image: pass --image IN.png (a {c.domain_a} scene for "
                 f"--direction a2b, a {c.domain_b} scene for b2a)"
             )
-        image = load_condition(
-            request.image, self.config.channels, multiple_of=4, min_size=8, max_size=MAX_SIDE
-        )
+        direction = options.direction if isinstance(options, CycleGANOptions) else None
         return {
             "image": image.expand(len(seeds), -1, -1, -1),
-            "direction": request.direction or "a2b",
+            "direction": direction or "a2b",
         }
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:

@@ -13,7 +13,6 @@ def register_families(register):
             capabilities=("text",),
             generator="zoo.plugins.dalle.model:DalleGenerator",
             trainer="zoo.plugins.dalle.train:DalleRecipe",
-            options=("temperature", "top_k", "top_p", "rerank"),
             reconstructs=True,
             description=(
                 "DALL-E (Ramesh et al. 2021): a Gumbel-softmax discrete VAE turns images into "

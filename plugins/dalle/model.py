@@ -41,9 +41,9 @@ from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.nn.autoencoder import ResBlock
 from zoo.plugins.nn.text import words
 from zoo.plugins.nn.transformer import Block, Past
-from zoo.registry.contracts import Autoencoder, AutoregressiveGenerator
+from zoo.registry.contracts import Autoencoder, AutoregressiveGenerator, Conditions
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.options import Options
 
 PAD, UNK, BOS = 0, 1, 2  # reserved text ids; the vocabulary's words follow from 3
 RESERVED = 3
@@ -179,7 +179,6 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
         self.dvae = DiscreteVAE(config)
         self.transformer = Transformer(config)
         self.ids = {w: i + RESERVED for i, w in enumerate(config.vocabulary)}
-        self._clip: Any = None
 
     def networks(self) -> dict[str, nn.Module]:
         return {"dvae": self.dvae, "transformer": self.transformer}
@@ -238,26 +237,24 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
     def vocab_size(self) -> int:
         return self.config.codebook_size
 
-    def example_options(self) -> dict[str, Any]:
+    def example_request(self) -> dict[str, Any]:
         return {"prompt": EXAMPLE_PROMPT}
 
-    def context(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
+    def context(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
         """{"text": (B, text_length) int64 prompt tokens, "prompt": [str] * B} (for ``score``)."""
-        if request.prompt is None:
+        prompt = conditions.prompt
+        if prompt is None:
             raise RequestError(
                 f"dalle draws from a text prompt; give one with --prompt, e.g. --prompt "
                 f"'{EXAMPLE_PROMPT}'"
             )
-        if request.negative_prompt is not None:
+        if conditions.negative_prompt is not None:
             raise RequestError("dalle takes no negative prompt; drop --negative-prompt")
-        if request.guidance is not None:
-            raise RequestError(
-                "--guidance does not apply to dalle (it samples tokens; use --temperature, "
-                "--top-k, --top-p or --rerank)"
-            )
-        text = self.tokenize([request.prompt], strict=True)
+        text = self.tokenize([prompt], strict=True)
         n = len(seeds)
-        return {"text": text.expand(n, -1).clone(), "prompt": [request.prompt] * n}
+        return {"text": text.expand(n, -1).clone(), "prompt": [prompt] * n}
 
     def next_logits(
         self, tokens: torch.Tensor, context: dict[str, Any], state: dict[str, Any]
@@ -295,26 +292,20 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
 
     def score(self, images: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
         """100 cos(CLIP image, CLIP prompt) per image, from the ``clip_model`` reference network."""
-        from zoo.evaluate import fit, shape_of
-
         prompts = context.get("prompt")
         if prompts is None or len(prompts) != len(images):
             raise RequestError("score needs the prompt of every image in context['prompt']")
-        clip = self.clip_network(images.device)
-        shape = shape_of(clip)
-        x = fit(images.float(), shape[1], shape[0]) if shape else images.float()
-        img = clip.features(x).float()
+        clip = self.clip_network()
+        img = clip.features(clip.fit(images.float())).float()
         txt = clip.encode_text(list(prompts)).float().to(img.device)
         return 100 * F.cosine_similarity(img, txt, dim=-1)
 
-    def clip_network(self, device: torch.device | str | None = None) -> Any:
-        """The reranking CLIP, loaded through the zoo on first use (its weights stay its own)."""
-        if self._clip is None:
-            import zoo
+    def component_refs(self) -> dict[str, str]:
+        return {"reranker": self.config.clip_model}
 
-            dev = None if device is None else str(torch.device(device))
-            self._clip = zoo.load(self.config.clip_model, device=dev).network
-        return self._clip
+    def clip_network(self) -> Any:
+        """The reranking CLIP (a component the app loads; its weights stay its own)."""
+        return self.component("reranker")
 
     # -- Autoencoder (the dVAE)
 

@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.dcgan.model:DCGANGenerator",
             trainer="zoo.plugins.dcgan.train:DCGANRecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             description=(
                 "deep convolutional GAN (Radford et al. 2015): transposed-conv generator, "
                 "strided-conv discriminator, batchnorm"

@@ -25,6 +25,7 @@ import torch
 from zoo.plugins.dcgan.config import DCGANConfig
 from zoo.plugins.nn.gan import ConvDiscriminator, UpsampleGenerator, to_unit
 from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.options import TruncationOptions
 
 
 def build_discriminator(config: DCGANConfig) -> ConvDiscriminator:
@@ -36,6 +37,7 @@ class DCGANGenerator(OneShotGenerator):
     family = "dcgan"
     capabilities = ("unconditional",)
     config_class = DCGANConfig
+    options_class = TruncationOptions
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__(config)

@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.gan.model:GANGenerator",
             trainer="zoo.plugins.gan.train:GANRecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             description=(
                 "the original generative adversarial network (Goodfellow et al. 2014): "
                 "MLP generator and MLP discriminator"

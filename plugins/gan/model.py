@@ -26,6 +26,7 @@ from torch import nn
 from zoo.plugins.gan.config import GANConfig
 from zoo.plugins.nn.gan import to_unit
 from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.options import TruncationOptions
 
 
 def mlp(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -78,6 +79,7 @@ class GANGenerator(OneShotGenerator):
     family = "gan"
     capabilities = ("unconditional",)
     config_class = GANConfig
+    options_class = TruncationOptions
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__(config)

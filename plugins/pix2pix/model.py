@@ -31,8 +31,9 @@ from torch import nn
 
 from zoo.plugins.nn.gan import dcgan_init, to_signed, to_unit
 from zoo.plugins.pix2pix.config import Pix2PixConfig
-from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.contracts import Conditions, ImageRule, OneShotGenerator, shape_of_input
 from zoo.registry.errors import RequestError
+from zoo.registry.options import Options
 
 MAX_SIDE = 512
 
@@ -105,20 +106,22 @@ class Pix2PixGenerator(OneShotGenerator):
         c = self.config
         return (c.cond_channels, c.image_size, c.image_size)
 
-    def conditions(self, request: Any, seeds: Sequence[int]) -> dict[str, Any]:
-        """The condition image (read once, repeated per seed) and each image's dropout mask."""
-        from zoo.images import load_condition
-
-        if request.image is None:
-            raise RequestError("pix2pix needs a condition map: pass --image MAP.png")
+    def image_rule(self) -> ImageRule:
         c = self.config
-        cond = load_condition(
-            request.image,
-            c.cond_channels,
-            multiple_of=2**c.depth,
-            min_size=2**c.depth,
-            max_size=MAX_SIDE,
+        return ImageRule(
+            c.cond_channels, multiple_of=2**c.depth, min_size=2**c.depth, max_size=MAX_SIDE
         )
+
+    def shape_for(self, conditions: Conditions) -> tuple[int, int, int]:
+        return shape_of_input(self.config.channels, conditions)
+
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """The condition image (repeated per seed) and each image's dropout mask."""
+        cond = conditions.image
+        if cond is None:
+            raise RequestError("pix2pix needs a condition map: pass --image MAP.png")
         h, w = cond.shape[-2:]
         return {
             "condition": cond.expand(len(seeds), -1, -1, -1),

@@ -19,6 +19,7 @@ def register_samplers(register):
             name="ar",
             process="autoregressive",
             sampler="zoo.plugins.samplers.autoregressive:AutoregressiveSampler",
+            options="zoo.plugins.samplers.options:AutoregressiveOptions",
             description=(
                 "draw tokens one at a time (temperature, top-k, top-p; --rerank N keeps the "
                 "best of N by the model's score), then decode them"

@@ -12,30 +12,16 @@ derived from the image's seed, and keeps the one the generator scores highest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from zoo.registry.contracts import AutoregressiveGenerator, Sampler
+from zoo.plugins.samplers.options import AutoregressiveOptions
+from zoo.registry.contracts import AutoregressiveGenerator, Draw, Sampler
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.seeds import candidate_seed
 
 MASK = float("-inf")
-
-
-def candidate_seed(seed: int, j: int) -> int:
-    """The seed of candidate j of an image seeded ``seed``; candidate 0 is the image itself.
-
-    A fixed mixing of (seed, j) (splitmix64), so candidate seeds of neighbouring images do
-    not collide the way seed + j would.
-    """
-    if j == 0:
-        return seed
-    x = (seed * 0x9E3779B97F4A7C15 + j) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (x ^ (x >> 31)) & 0x7FFFFFFFFFFFFFFF
 
 
 def filter_logits(
@@ -72,37 +58,30 @@ def draw_tokens(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     return token
 
 
-class AutoregressiveSampler(Sampler):
+class AutoregressiveSampler(Sampler[AutoregressiveGenerator]):
     name = "ar"
     process = "autoregressive"
+    generator_class = AutoregressiveGenerator
+    options_class = AutoregressiveOptions
 
     @torch.inference_mode()
-    def sample(
-        self,
-        generator: AutoregressiveGenerator,  # type: ignore[override]
-        request: SampleRequest,
-        seeds: Sequence[int],
-        device: torch.device,
-    ) -> torch.Tensor:
+    def sample(self, generator: AutoregressiveGenerator, draw: Draw) -> torch.Tensor:
         if not isinstance(generator, AutoregressiveGenerator):
             raise RequestError(f"the ar sampler cannot drive a {generator.process} model")
-        if request.steps is not None and request.steps != generator.sequence_length():
-            raise RequestError(
-                f"--steps does not apply: this model always draws {generator.sequence_length()} "
-                "tokens per image"
-            )
-        rerank = request.rerank or 1
+        opts = draw.sampler_options
+        if not isinstance(opts, AutoregressiveOptions):
+            raise RequestError("the ar sampler needs its own options (AutoregressiveOptions)")
+        rerank = opts.rerank or 1
         out = []
-        for i in range(0, len(seeds), request.batch_size):
-            chunk = list(seeds[i : i + request.batch_size])
+        for chunk in draw.batches():
             if rerank == 1:
-                out.append(self._draw(generator, request, chunk, device))
+                out.append(self._draw(generator, draw, opts, chunk))
                 continue
             for s in chunk:  # each image: its candidates in one batch, the best kept
                 cands = [candidate_seed(s, j) for j in range(rerank)]
-                images = self._draw(generator, request, cands, device, context_seeds=[s] * rerank)
-                context = self._context(generator, request, [s] * rerank, device)
-                scores = generator.score(images.to(device), context)
+                images = self._draw(generator, draw, opts, cands, context_seeds=[s] * rerank)
+                context = self._context(generator, draw, [s] * rerank)
+                scores = generator.score(images.to(draw.device), context)
                 if scores is None:
                     raise RequestError("this model has no score to rerank by; drop --rerank")
                 out.append(images[int(torch.argmax(scores.float().cpu()))][None])
@@ -110,33 +89,30 @@ class AutoregressiveSampler(Sampler):
 
     @staticmethod
     def _context(
-        generator: AutoregressiveGenerator,
-        request: SampleRequest,
-        seeds: list[int],
-        device: torch.device,
+        generator: AutoregressiveGenerator, draw: Draw, seeds: list[int]
     ) -> dict[str, Any]:
-        ctx = generator.context(request, seeds)
-        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in ctx.items()}
+        ctx = generator.context(draw.conditions, draw.options, seeds)
+        return {k: v.to(draw.device) if isinstance(v, torch.Tensor) else v for k, v in ctx.items()}
 
     def _draw(
         self,
         generator: AutoregressiveGenerator,
-        request: SampleRequest,
+        draw: Draw,
+        opts: AutoregressiveOptions,
         seeds: list[int],
-        device: torch.device,
         context_seeds: list[int] | None = None,
     ) -> torch.Tensor:
         """Sequences for ``seeds`` (randomness), conditioned as for ``context_seeds``."""
-        temperature = request.temperature if request.temperature is not None else 1.0
-        context = self._context(generator, request, context_seeds or seeds, device)
+        temperature = opts.temperature if opts.temperature is not None else 1.0
+        context = self._context(generator, draw, context_seeds or seeds)
         rngs = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
         length = generator.sequence_length()
-        tokens = torch.zeros(len(seeds), 0, dtype=torch.long, device=device)
+        tokens = torch.zeros(len(seeds), 0, dtype=torch.long, device=draw.device)
         state: dict[str, Any] = {}
         for _ in range(length):
             logits = generator.next_logits(tokens, context, state)
-            logits = filter_logits(logits, temperature, request.top_k, request.top_p)
+            logits = filter_logits(logits, temperature, opts.top_k, opts.top_p)
             u = torch.stack([torch.rand((), generator=g) for g in rngs])
-            nxt = draw_tokens(logits.cpu(), u).to(device)
+            nxt = draw_tokens(logits.cpu(), u).to(draw.device)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
         return generator.decode(tokens).float().cpu()

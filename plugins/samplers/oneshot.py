@@ -6,13 +6,11 @@ component whose magnitude exceeds psi, trading variety for fidelity.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-from zoo.registry.contracts import OneShotGenerator, Sampler
+from zoo.registry.contracts import Draw, OneShotGenerator, Sampler
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.options import TruncationOptions
 
 
 def latent_for_seed(seed: int, shape: tuple[int, ...], truncation: float | None) -> torch.Tensor:
@@ -30,35 +28,33 @@ def latent_for_seed(seed: int, shape: tuple[int, ...], truncation: float | None)
     return z
 
 
-class OneShotSampler(Sampler):
+class OneShotSampler(Sampler[OneShotGenerator]):
     name = "one-shot"
     process = "one-shot"
+    generator_class = OneShotGenerator
 
     @torch.inference_mode()
-    def sample(
-        self,
-        generator: OneShotGenerator,  # type: ignore[override]
-        request: SampleRequest,
-        seeds: Sequence[int],
-        device: torch.device,
-    ) -> torch.Tensor:
+    def sample(self, generator: OneShotGenerator, draw: Draw) -> torch.Tensor:
         if not isinstance(generator, OneShotGenerator):
             raise RequestError(f"the one-shot sampler cannot drive a {generator.process} model")
         shape = generator.latent_shape()
-        # families with their own truncation (StyleGAN's, in w space) read request.truncation
-        # themselves and set `applies_truncation`; the others get z resampled here
-        psi = None if getattr(generator, "applies_truncation", False) else request.truncation
+        # z is truncated here unless the family applies truncation itself (StyleGAN, in w)
+        psi = None
+        if generator.truncates_latent and isinstance(draw.options, TruncationOptions):
+            psi = draw.options.truncation
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         out = []
-        for i in range(0, len(seeds), request.batch_size):
-            chunk = list(seeds[i : i + request.batch_size])
+        for chunk in draw.batches():
             # 1. one latent per image, each from its own seed
             z = torch.stack([latent_for_seed(s, shape, psi) for s in chunk])
-            # 2. conditions (label, ...) from the request and each image's own seed
-            cond = generator.conditions(request, chunk)
-            cond = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}
+            # 2. inputs (label, condition image, ...) from the conditions and each image's seed
+            inputs = generator.inputs(draw.conditions, draw.options, chunk)
+            inputs = {
+                k: v.to(draw.device) if isinstance(v, torch.Tensor) else v
+                for k, v in inputs.items()
+            }
             # 3. one pass through the generator (eval mode: no batch statistics, so an
             #    image does not depend on its batch; zoo.testing checks this per family)
-            x = generator.generate(z.to(device=device, dtype=dtype), cond)
+            x = generator.generate(z.to(device=draw.device, dtype=dtype), inputs)
             out.append(x.float().cpu())
         return torch.cat(out).clamp(0, 1)

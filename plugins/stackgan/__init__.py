@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("text",),
             generator="zoo.plugins.stackgan.model:StackGANGenerator",
             trainer="zoo.plugins.stackgan.train:StackGANRecipe",
-            options=("truncation", "stage"),
+            options="zoo.plugins.stackgan.config:StackGANOptions",
             description=(
                 "text-to-image in two stages (Zhang et al. 2017): conditioning augmentation, "
                 "Stage-I sketches shapes and colours, Stage-II re-reads the text and refines"

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from zoo.plugins.nn.gan_config import AdversarialConfig
+from zoo.registry.options import TruncationOptions
 
 
 class StackGANConfig(AdversarialConfig):
@@ -55,3 +56,14 @@ class StackGANConfig(AdversarialConfig):
         },
         "default": {},
     }
+
+
+class StackGANOptions(TruncationOptions):
+    """StackGAN's options: truncation of z, and which stage to return."""
+
+    stage: int | None = Field(
+        default=None,
+        ge=1,
+        le=2,
+        description="1 returns Stage-I's 16x16 image; 2 (default) Stage-II's",
+    )

@@ -41,11 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.nn.gan import dcgan_init, to_unit
-from zoo.plugins.stackgan.config import StackGANConfig
-from zoo.registry.contracts import OneShotGenerator
+from zoo.plugins.stackgan.config import StackGANConfig, StackGANOptions
+from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
-
-CA_SALT = 0x5DEECE66D  # the CA noise of image `seed` comes from a seed apart from z's
+from zoo.registry.options import Options
+from zoo.registry.seeds import stream_seed
 
 
 def up(cin: int, cout: int) -> nn.Sequential:
@@ -165,11 +165,11 @@ class StackGANGenerator(OneShotGenerator):
     family = "stackgan"
     capabilities = ("text",)
     config_class = StackGANConfig
+    options_class = StackGANOptions
 
     def __init__(self, config: StackGANConfig) -> None:
         super().__init__(config)
         self.net = StackGANNetwork(config)
-        self._encoder: Any = None
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.net}
@@ -177,16 +177,15 @@ class StackGANGenerator(OneShotGenerator):
     def latent_shape(self) -> tuple[int, ...]:
         return (self.config.latent_dim,)
 
-    def example_options(self) -> dict[str, Any]:
+    def example_request(self) -> dict[str, Any]:
         return {"prompt": "a large red circle above a small blue square"}
 
-    def text_encoder(self) -> Any:
-        """The frozen CLIP of ``config.text_encoder``, loaded through the zoo once."""
-        if self._encoder is None:
-            import zoo
+    def component_refs(self) -> dict[str, str]:
+        return {"text_encoder": self.config.text_encoder}
 
-            self._encoder = zoo.load(self.config.text_encoder, device="cpu").network
-        return self._encoder
+    def text_encoder(self) -> Any:
+        """The frozen CLIP of ``config.text_encoder`` (a component the app loads)."""
+        return self.component("text_encoder")
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Texts -> e (B, text_dim): the encoder's unit vectors scaled by sqrt(text_dim).
@@ -204,19 +203,22 @@ class StackGANGenerator(OneShotGenerator):
             )
         return e.clone() * self.config.text_dim**0.5
 
-    def conditions(self, request: Any, seeds: Sequence[int]) -> dict[str, Any]:
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
         """The prompt's embedding per image and each image's CA noise (two draws: a stage each)."""
-        if request.prompt is None or not request.prompt.strip():
+        if not isinstance(options, StackGANOptions):
+            options = StackGANOptions()
+        prompt = conditions.prompt
+        if prompt is None or not prompt.strip():
             raise RequestError('stackgan draws what a caption says: pass --prompt "a red circle"')
-        if request.stage is not None and request.stage > 2:
-            raise RequestError(f"stackgan has 2 stages; --stage {request.stage} does not exist")
-        e = self.embed([request.prompt]).expand(len(seeds), -1)
+        e = self.embed([prompt]).expand(len(seeds), -1)
         eps = []
         for s in seeds:
-            g = torch.Generator().manual_seed((s * 6364136223846793005 + CA_SALT) % 2**63)
+            g = torch.Generator().manual_seed(stream_seed(s, "stackgan.augmentation"))
             eps.append(torch.randn(2, self.config.c_dim, generator=g))
         eps_t = torch.stack(eps)
-        return {"text": e, "eps1": eps_t[:, 0], "eps2": eps_t[:, 1], "stage": request.stage or 2}
+        return {"text": e, "eps1": eps_t[:, 0], "eps2": eps_t[:, 1], "stage": options.stage or 2}
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         e = conditions.get("text")

@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.stylegan.model:StyleGANGenerator",
             trainer="zoo.plugins.stylegan.train:StyleGANRecipe",
-            options=("truncation", "mix_seed", "mix_layers", "noise"),
+            options="zoo.plugins.stylegan.config:StyleGANOptions",
             description=(
                 "style-based generator (Karras et al. 2019): mapping network, AdaIN styles per "
                 "layer, noise inputs, learned constant; truncation in w, style mixing"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from zoo.plugins.nn.gan_config import AdversarialConfig
+from zoo.registry.options import TruncationOptions
 
 
 class StyleGANConfig(AdversarialConfig):
@@ -70,3 +71,24 @@ class StyleGANConfig(AdversarialConfig):
             raise ValueError(
                 f"widths needs {need} entries (4x4 .. {self.image_size}), got {len(self.widths)}"
             )
+
+
+class StyleGANOptions(TruncationOptions):
+    """StyleGAN's controls: truncation in w, style mixing, per-layer noise."""
+
+    mix_seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="style mixing: the seed of a second latent"
+    )
+    mix_layers: Literal["coarse", "fine"] | None = Field(
+        default=None,
+        description="style mixing: the layers that take the second latent (default coarse)",
+    )
+    noise: bool | None = Field(
+        default=None, description="per-layer noise inputs on (default) or off"
+    )
+
+    @model_validator(mode="after")
+    def _mixing(self) -> StyleGANOptions:
+        if self.mix_layers is not None and self.mix_seed is None:
+            raise ValueError("--mix-layers needs --mix-seed (the seed of the second latent)")
+        return self

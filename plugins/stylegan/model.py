@@ -37,15 +37,11 @@ from torch import nn
 
 from zoo.plugins.nn.gan import to_unit
 from zoo.plugins.samplers.oneshot import latent_for_seed
-from zoo.plugins.stylegan.config import StyleGANConfig
-from zoo.registry.contracts import OneShotGenerator
+from zoo.plugins.stylegan.config import StyleGANConfig, StyleGANOptions
+from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
-
-NOISE_SALT = 0x9E3779B97F4A7C15  # the noise of image `seed` comes from a seed apart from z's
-
-
-def noise_seed(seed: int) -> int:
-    return (seed * 6364136223846793005 + NOISE_SALT) % 2**63
+from zoo.registry.options import Options
+from zoo.registry.seeds import stream_seed
 
 
 class Mapping(nn.Module):
@@ -127,7 +123,8 @@ class StyleGANGenerator(OneShotGenerator):
     family = "stylegan"
     capabilities = ("unconditional",)
     config_class = StyleGANConfig
-    applies_truncation = True  # psi acts on w here, not on z in the sampler
+    options_class = StyleGANOptions
+    truncates_latent = False  # psi acts on w here, not on z in the sampler
 
     def __init__(self, config: StyleGANConfig) -> None:
         super().__init__(config)
@@ -144,22 +141,26 @@ class StyleGANGenerator(OneShotGenerator):
         the rest are fine (colour, texture)."""
         return min(4, self.net.num_layers // 2)
 
-    def conditions(self, request: Any, seeds: Sequence[int]) -> dict[str, Any]:
-        """Per image: noise maps from its own seed, and the controls of the request."""
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """Per image: noise maps from its own seed, and the controls of the options."""
+        if not isinstance(options, StyleGANOptions):
+            options = StyleGANOptions()
         sizes = self.net.synthesis.sizes()
-        use_noise = request.noise is not False
+        use_noise = options.noise is not False
         noise: list[torch.Tensor | None] = [None] * len(sizes)
         if use_noise:
             per_image = []
             for s in seeds:
-                g = torch.Generator().manual_seed(noise_seed(s))
+                g = torch.Generator().manual_seed(stream_seed(s, "stylegan.noise"))
                 per_image.append([torch.randn(1, k, k, generator=g) for k in sizes])
             noise = [torch.stack([p[i] for p in per_image]) for i in range(len(sizes))]
-        out: dict[str, Any] = {"noise": noise, "psi": request.truncation}
-        if request.mix_seed is not None:
-            z2 = latent_for_seed(request.mix_seed, self.latent_shape(), None)
+        out: dict[str, Any] = {"noise": noise, "psi": options.truncation}
+        if options.mix_seed is not None:
+            z2 = latent_for_seed(options.mix_seed, self.latent_shape(), None)
             out["mix_z"] = z2.expand(len(seeds), -1)
-            out["mix_layers"] = request.mix_layers or "coarse"
+            out["mix_layers"] = options.mix_layers or "coarse"
         return out
 
     def styles(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:

@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.vae.model:VAEGenerator",
             trainer="zoo.plugins.vae.train:VAERecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             reconstructs=True,
             description=(
                 "variational autoencoder (Kingma & Welling 2014): codes pulled towards N(0, I) "

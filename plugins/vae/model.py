@@ -27,6 +27,7 @@ from pydantic import Field
 
 from zoo.plugins.nn.autoencoder import AutoencoderConfig, Decoder, Encoder
 from zoo.registry.contracts import Autoencoder, OneShotGenerator
+from zoo.registry.options import TruncationOptions
 
 
 class VAEConfig(AutoencoderConfig):
@@ -39,6 +40,7 @@ class VAEGenerator(OneShotGenerator, Autoencoder):
     family = "vae"
     capabilities = ("unconditional",)
     config_class = VAEConfig
+    options_class = TruncationOptions
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)

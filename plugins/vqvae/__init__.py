@@ -13,7 +13,6 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.vqvae.model:VQVAEGenerator",
             trainer="zoo.plugins.vqvae.train:VQVAERecipe",
-            options=("temperature", "top_k", "top_p"),
             reconstructs=True,
             description=(
                 "VQ-VAE (van den Oord et al. 2017): images to a grid of discrete codes and back; "

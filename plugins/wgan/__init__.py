@@ -13,7 +13,7 @@ def register_families(register):
             capabilities=("unconditional",),
             generator="zoo.plugins.wgan.model:WGANGenerator",
             trainer="zoo.plugins.wgan.train:WGANRecipe",
-            options=("truncation",),
+            options="zoo.registry.options:TruncationOptions",
             description=(
                 "Wasserstein GAN: a critic estimates the earth mover's distance, kept "
                 "1-Lipschitz by a gradient penalty (Gulrajani et al. 2017) or weight clipping"

@@ -62,8 +62,7 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the card's data as JSON.")
 def info(model: str, as_json: bool) -> None:
     """Show the card of MODEL (id, folder path or hf:org/name[@rev])."""
-    from zoo.catalog import resolve
-    from zoo.registry.schemas import DEFAULT_SAMPLERS
+    from zoo.catalog import option_names, resolve
 
     res = resolve(model)
     data: dict[str, Any] = res.card.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -73,12 +72,10 @@ def info(model: str, as_json: bool) -> None:
         data["source"] = res.source
         data["revision"] = res.revision
         data["process"] = res.family.process
-        data["sampler"] = res.card.zoo.default_sampler or DEFAULT_SAMPLERS.get(
-            res.family.process or ""
-        )
+        data["sampler"] = res.default_sampler()
         data["capabilities"] = list(res.family.capabilities)
         data["kind"] = res.family.kind
-        data["options"] = list(res.family.options)
+        data["options"] = option_names(res)
         data["reconstructs"] = res.family.can_reconstruct
         data["config"] = res.config
         click.echo(json.dumps(data, indent=2))
@@ -88,8 +85,9 @@ def info(model: str, as_json: bool) -> None:
     f = res.family
     what = f.process or f.kind
     click.echo(f"family: {f.name} ({what}; {', '.join(f.capabilities) or '-'})")
-    if f.options:
-        flags = ", ".join("--" + o.replace("_", "-") for o in f.options)
+    names = option_names(res)
+    if names:
+        flags = ", ".join("--" + o.replace("_", "-") for o in names)
         click.echo(f"options: {flags}")
     if f.can_reconstruct:
         click.echo(f"reconstructs: zoo reconstruct {res.name} --image in.png -o out.png")

@@ -12,30 +12,11 @@ from typing import Any
 
 import click
 
+from zoo.cli.options import ModelOptionsCommand, collect
 from zoo.registry.errors import RequestError
 
-REQUEST_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "label",
-    "n",
-    "seed",
-    "steps",
-    "sampler",
-    "guidance",
-    "truncation",
-    "image",
-    "batch_size",
-    "direction",
-    "mix_seed",
-    "mix_layers",
-    "noise",
-    "stage",
-    "temperature",
-    "top_k",
-    "top_p",
-    "rerank",
-)
+# keys of a PNG's parameters that are not request fields or options
+META_KEYS = frozenset({"model", "revision", "family", "sampler", "zoo", "drawn_label", "options"})
 
 
 def _default_out(model: str, seed: int) -> Path:
@@ -49,56 +30,63 @@ def _default_out(model: str, seed: int) -> Path:
     return path
 
 
-def _request(values: dict[str, Any]) -> Any:
+def _request(values: dict[str, Any], options: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
     from zoo.api import format_validation
     from zoo.registry.schemas import SampleRequest
 
     try:
-        return SampleRequest(**{k: v for k, v in values.items() if v is not None})
+        return SampleRequest(**{k: v for k, v in values.items() if v is not None}, options=options)
     except ValidationError as err:
         raise RequestError(format_validation(err)) from None
 
 
-@click.command()
+def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request fields, options) of a PNG's parameters; older PNGs kept options at the top."""
+    from zoo.api import REQUEST_FIELDS
+
+    fields = {k: meta[k] for k in REQUEST_FIELDS if k in meta and k != "sampler"}
+    fields["sampler"] = meta.get("sampler")
+    options = dict(meta.get("options") or {})
+    for key, value in meta.items():
+        if key not in REQUEST_FIELDS and key not in META_KEYS:
+            options.setdefault(key, value)
+    return fields, options
+
+
+@click.command(cls=ModelOptionsCommand)
 @click.argument("model", required=False)
 @click.option("--prompt", help="Text condition (text-to-image models).")
 @click.option("--negative-prompt", help="Text to steer away from (models with guidance).")
 @click.option(
     "--label", type=int, help="Class label (class-conditional models), e.g. 0..9 for digits."
 )
+@click.option(
+    "--image", type=click.Path(dir_okay=False), help="Input image (image-to-image models)."
+)
+@click.option(
+    "--mask",
+    type=click.Path(dir_okay=False),
+    help="Mask PNG the size of --image, white = repaint (inpainting models).",
+)
+@click.option("--strength", type=float, help="How far --image may change, 0..1 (img2img).")
+@click.option("--height", type=int, help="Output height in pixels (models that vary it).")
+@click.option("--width", type=int, help="Output width in pixels (models that vary it).")
 @click.option("-n", "n", type=int, default=1, show_default=True, help="Number of images.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Image i is seeded SEED+i.")
-@click.option("--steps", type=int, help="Sampler steps (diffusion and autoregressive models).")
-@click.option("--sampler", help="Sampling algorithm (default: the model's).")
+@click.option("--steps", type=int, help="Sampler steps (iterative samplers).")
+@click.option("--sampler", help="Sampling algorithm (default: the model's; zoo info MODEL).")
 @click.option("--guidance", type=float, help="Guidance scale (diffusion models).")
-@click.option("--truncation", type=float, help="Truncation psi for the latent (GANs).")
-@click.option(
-    "--image", type=click.Path(dir_okay=False), help="Condition image (image-to-image models)."
-)
-@click.option(
-    "--direction",
-    type=click.Choice(["a2b", "b2a"]),
-    help="Unpaired translators (CycleGAN): map domain A to B (default) or B to A.",
-)
-@click.option("--mix-seed", type=int, help="Style mixing (StyleGAN): seed of a second latent.")
-@click.option(
-    "--mix-layers",
-    type=click.Choice(["coarse", "fine"]),
-    help="Style mixing: the layers that take the second latent (default coarse).",
-)
-@click.option(
-    "--noise/--no-noise", default=None, help="Per-layer noise inputs on or off (StyleGAN)."
-)
-@click.option("--stage", type=int, help="Multi-stage models (StackGAN): 1 returns the first stage.")
-@click.option("--temperature", type=float, help="Token sampling temperature (autoregressive).")
-@click.option("--top-k", type=int, help="Sample among the K most likely tokens.")
-@click.option("--top-p", type=float, help="Sample among the most likely tokens holding mass P.")
-@click.option(
-    "--rerank", type=int, help="Draw N candidates per image and keep the best (DALL-E: by CLIP)."
-)
 @click.option("--batch-size", type=int, help="Images per forward pass.")
+@click.option(
+    "-O",
+    "--option",
+    "option_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A family or sampler option by name (repeatable); the typed flags below are the same.",
+)
 @click.option(
     "--device", help="cpu, cuda, cuda:1 or mps (default: ZOO_DEVICE, else the best available)."
 )
@@ -127,13 +115,18 @@ def sample(
     force: bool,
     device: str | None,
     dtype: str | None,
-    **options: Any,
+    option_pairs: tuple[str, ...],
+    **values: Any,
 ) -> None:
     """Draw images from MODEL into a PNG grid or a folder of PNGs.
 
     MODEL is a model id (zoo list), a model folder, or hf:org/name[@revision].
     Each PNG carries the parameters that reproduce it; image i of a request with
     seed S equals the single image drawn with --seed S+i.
+
+    Options particular to MODEL's family and sampler (truncation, style mixing,
+    token sampling, ...) are listed by `zoo sample MODEL --help`, and can also be
+    given as -O KEY=VALUE.
 
     \b
     Examples:
@@ -143,8 +136,18 @@ def sample(
       zoo sample stylegan-scenes --seed 1 --mix-seed 7 --mix-layers coarse
       zoo sample pix2pix-scenes-edges --image edges.png -o scene.png
       zoo sample dalle-scenes --prompt "a red circle" --rerank 8 -n 4
+      zoo sample vqvae-scenes -O temperature=0.8 -O top_k=20
       zoo sample --from grid.png -o again.png
     """
+    from zoo.evaluate import parse_options
+
+    options = parse_options(option_pairs)
+    for key, value in collect(values).items():
+        if key in options:
+            raise RequestError(
+                f"option '{key}' is given twice (as --{key.replace('_', '-')} and -O)"
+            )
+        options[key] = value
     revision = None
     if from_png is not None:
         from zoo.images import read_meta
@@ -156,32 +159,27 @@ def sample(
             )
         model = meta.get("model")
         revision = meta.get("revision")
-        given = {k: v for k, v in options.items() if v is not None and k not in ("n", "seed")}
+        given = [k for k, v in values.items() if v is not None and k not in ("n", "seed")]
+        given += list(options)
         if given:
             raise RequestError(
-                f"--from takes its parameters from the image; drop --{next(iter(given)).replace('_', '-')}"
+                f"--from takes its parameters from the image; drop --{given[0].replace('_', '-')}"
             )
-        options = {k: meta.get(k) for k in REQUEST_FIELDS}
-        options["n"] = meta.get("n", 1)
-        options["seed"] = meta.get("seed", 0)
+        values, options = replayed(meta)
+        values["n"] = meta.get("n", 1)
+        values["seed"] = meta.get("seed", 0)
     if not model:
         raise RequestError("name a model (zoo list) or pass --from IMAGE.png")
-    request = _request(options)
+    request = _request(values, options)
 
     # checks that need the card but no weights (and no torch)
     from zoo.catalog import resolve
-    from zoo.registry.discovery import get_registry
 
     res = resolve(model)
     res.check(request)
-    if request.sampler is not None:
-        spec = get_registry().sampler(request.sampler)
-        if spec.process != res.family.process:
-            raise RequestError(
-                f"sampler '{request.sampler}' draws {spec.process} models; '{res.name}' is {res.family.process}"
-            )
-    if request.image is not None and not Path(request.image).is_file():
-        raise RequestError(f"image {request.image} does not exist")
+    for what, path in (("image", request.image), ("mask", request.mask)):
+        if path is not None and not Path(path).is_file():
+            raise RequestError(f"{what} {path} does not exist")
     if revision is not None and revision != res.revision:
         click.echo(
             f"zoo: warning: {from_png} was drawn by revision {revision}; '{res.name}' is now at {res.revision}",

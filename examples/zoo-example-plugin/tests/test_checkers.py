@@ -51,3 +51,17 @@ def test_demo_model_draws_the_asked_cell_size() -> None:
         assert diff[border].min() > 0.3, (label, diff)  # neighbours across a border differ
         if not border.all():
             assert diff[~border].max() < 0.1, (label, diff)  # inside a cell they agree
+
+
+def test_the_family_option_is_taken_and_changes_the_cells() -> None:
+    import zoo
+
+    model = zoo.load("checkers-demo", device="cpu")
+    plain = model.sample(n=4, seed=0, label=1).images
+    crisp = model.sample(n=4, seed=0, label=1, sharpness=4.0).images
+    soft = model.sample(n=4, seed=0, label=1, options={"sharpness": 0.25}).images
+    # crisper cells sit further from grey than plain ones, softer ones nearer
+    dist = [float((x - 0.5).abs().mean()) for x in (soft, plain, crisp)]
+    assert dist[0] < dist[1] < dist[2], dist
+    with pytest.raises(RequestError, match="sharpness"):
+        model.sample(n=1, sharpness=-1.0)

@@ -26,6 +26,9 @@ def register_families(register):
             capabilities=("unconditional", "class"),
             generator="zoo_example_plugin.model:CheckersGenerator",
             trainer="zoo_example_plugin.train:CheckersRecipe",
+            # its own options (a pydantic model importable without torch): typed flags of
+            # `zoo sample checkers-demo --help`, `-O sharpness=2`, Model.sample(sharpness=2)
+            options="zoo_example_plugin.config:CheckersOptions",
             description=(
                 "a tiny conditional VAE decoder (Kingma & Welling 2013) that draws "
                 "checkerboards; the class is the cell size"

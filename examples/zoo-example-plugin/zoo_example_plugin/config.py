@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 from zoo.registry.contracts import FamilyConfig
+from zoo.registry.options import Options
 
 
 class CheckersConfig(FamilyConfig):
@@ -36,3 +37,16 @@ class CheckersConfig(FamilyConfig):
         if v % 8:
             raise ValueError(f"image_size must be a multiple of 8, got {v}")
         return v
+
+
+class CheckersOptions(Options):
+    """The family's own sampling option. The zoo turns each field into a typed flag of
+    `zoo sample` (`--sharpness`), accepts it as `-O sharpness=2` and as a keyword of
+    `Model.sample`, records it in every PNG and replays it with `--from`."""
+
+    sharpness: float | None = Field(
+        default=None,
+        gt=0,
+        le=20,
+        description="scale of the decoder's logits: above 1 draws crisper cells, below 1 softer",
+    )

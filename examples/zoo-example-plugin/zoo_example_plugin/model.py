@@ -24,11 +24,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.options import Options
 
-from zoo_example_plugin.config import CheckersConfig
+from zoo_example_plugin.config import CheckersConfig, CheckersOptions
 
 
 class Decoder(nn.Module):
@@ -73,6 +73,7 @@ class CheckersGenerator(OneShotGenerator):
     family = "checkers"
     capabilities = ("unconditional", "class")
     config_class = CheckersConfig
+    options_class = CheckersOptions  # the same class the FamilySpec names
 
     def __init__(self, config: CheckersConfig) -> None:
         super().__init__(config)
@@ -84,18 +85,31 @@ class CheckersGenerator(OneShotGenerator):
     def latent_shape(self) -> tuple[int, ...]:
         return (self.config.latent_dim,)
 
-    def conditions(self, request: SampleRequest, seeds: Sequence[int]) -> dict[str, Any]:
-        """Labels (B,) int64: the request's label, else seed % num_classes (a grid mixes sizes)."""
+    def labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int]:
+        """The request's label for every image, else seed % num_classes (a grid mixes sizes)."""
         k = self.config.num_classes
-        if request.label is not None:
-            if request.label >= k:
-                raise RequestError(f"label {request.label} is out of range; use 0..{k - 1}")
-            labels = [request.label] * len(seeds)
-        else:
-            labels = [seed % k for seed in seeds]
-        return {"label": torch.tensor(labels, dtype=torch.long)}
+        if conditions.label is not None:
+            if conditions.label >= k:
+                raise RequestError(f"label {conditions.label} is out of range; use 0..{k - 1}")
+            return [conditions.label] * len(seeds)
+        return [seed % k for seed in seeds]
+
+    def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
+        return None if conditions.label is not None else self.labels(conditions, seeds)
+
+    def inputs(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """Labels (B,) int64 and the logit scale from the family's own ``sharpness`` option."""
+        sharpness = options.sharpness if isinstance(options, CheckersOptions) else None
+        return {
+            "label": torch.tensor(self.labels(conditions, seeds), dtype=torch.long),
+            "sharpness": 1.0 if sharpness is None else sharpness,
+        }
 
     def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
         """Latents (B, latent_dim) and conditions["label"] (B,) -> images (B, C, S, S) in [0, 1]."""
         y = torch.as_tensor(conditions["label"], dtype=torch.long, device=z.device).reshape(-1)
-        return torch.sigmoid(self.decoder(z, y))
+        logits = self.decoder(z, y)
+        scale = conditions.get("sharpness", 1.0)
+        return torch.sigmoid(logits if scale == 1.0 else logits * scale)

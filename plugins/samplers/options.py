@@ -1,0 +1,37 @@
+"""The samplers' options models, apart from their torch code so `zoo sample --help` stays light."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from zoo.registry.options import Options
+
+
+class AutoregressiveOptions(Options):
+    """Token sampling: temperature, top-k, top-p (nucleus), and reranking by the model's score."""
+
+    temperature: float | None = Field(
+        default=None, gt=0, le=10, description="softmax temperature of token sampling (default 1)"
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="sample among the k most likely tokens"
+    )
+    top_p: float | None = Field(
+        default=None, gt=0, le=1, description="sample among the most likely tokens holding mass p"
+    )
+    rerank: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="draw N candidates per image and keep the best by the model's score",
+    )
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _finite(cls, v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"must be a finite number, got {v}")
+        return v
