@@ -77,8 +77,29 @@ def test_weight_name_escaping_the_folder_is_refused() -> None:  # W15 / H14
     block = (
         f"  family: dcgan\n  files:\n    ../x.safetensors:\n      sha256: '{SHA}'\n      size: 1\n"
     )
-    with pytest.raises(CardError, match="plain"):
+    with pytest.raises(CardError, match="in the model folder"):
         parse_card_text(card_text(block))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/etc/x.safetensors",
+        "unet/../../x.safetensors",
+        ".hidden/x.safetensors",
+        "unet/.x.safetensors",
+    ],
+)
+def test_weight_names_in_subfolders_stay_inside(name: str) -> None:
+    block = f"  family: dcgan\n  files:\n    {name}:\n      sha256: '{SHA}'\n      size: 1\n"
+    with pytest.raises(CardError, match="in the model folder"):
+        parse_card_text(card_text(block))
+
+
+def test_weight_names_may_live_in_subfolders() -> None:
+    block = f"  family: dcgan\n  files:\n    unet/diffusion_pytorch_model.safetensors:\n      sha256: '{SHA}'\n      size: 1\n"
+    card = parse_card_text(card_text(block))[0]
+    assert list(card.zoo.files) == ["unet/diffusion_pytorch_model.safetensors"]
 
 
 def test_missing_card_file(tmp_path) -> None:  # C7

@@ -15,7 +15,8 @@ from zoo.plugins.dalle.model import DalleGenerator
 from zoo.plugins.dalle.train import DalleRecipe
 from zoo.plugins.datasets import scenes
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.contracts import Conditions
+from zoo.registry.options import NoOptions
 
 SHIPPED = "dalle-scenes"
 
@@ -106,7 +107,7 @@ def test_transformer_is_causal() -> None:
 
 def test_kv_cache_gives_the_logits_of_a_full_recompute() -> None:
     gen = tiny(text_length=8, width=16, layers=2)
-    ctx = gen.context(SampleRequest(prompt="a big red circle"), [0, 1])
+    ctx = gen.context(Conditions(prompt="a big red circle"), NoOptions(), [0, 1])
     tokens = torch.randint(
         gen.vocab_size(), (2, gen.sequence_length()), generator=torch.Generator().manual_seed(1)
     )
@@ -129,12 +130,11 @@ def test_kv_cache_gives_the_logits_of_a_full_recompute() -> None:
         ({"prompt": "a red unicorn"}, "never read: unicorn"),
         ({"prompt": "a red circle " * 6}, "reads at most 15"),
         ({"prompt": "a red circle", "negative_prompt": "blue"}, "no negative prompt"),
-        ({"prompt": "a red circle", "guidance": 3.0}, "--guidance does not apply"),
     ],
 )
 def test_bad_requests_are_refused(fields: dict, message: str) -> None:
     with pytest.raises(RequestError, match=message):
-        tiny(text_length=16).context(SampleRequest(**fields), [0])
+        tiny(text_length=16).context(Conditions(**fields), NoOptions(), [0])
 
 
 def test_plurals_and_case_are_read() -> None:

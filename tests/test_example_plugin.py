@@ -129,13 +129,17 @@ def test_a_third_party_option_is_a_typed_flag_with_help(installed: Path) -> None
     for path in (a, b, c):
         path.unlink(missing_ok=True)
     r1 = _zoo("sample", "checkers-demo", "--sharpness", "3", "-n", "4", "-o", str(a), cwd=installed)
-    r2 = _zoo("sample", "checkers-demo", "-O", "sharpness=3", "-n", "4", "-o", str(b), cwd=installed)
+    r2 = _zoo(
+        "sample", "checkers-demo", "-O", "sharpness=3", "-n", "4", "-o", str(b), cwd=installed
+    )
     r3 = _zoo("sample", "--from", str(a), "-o", str(c), cwd=installed)
     assert r1.returncode == r2.returncode == r3.returncode == 0, r1.stderr + r2.stderr + r3.stderr
     assert a.read_bytes() == b.read_bytes() == c.read_bytes()
     plain = installed / "plain.png"
     plain.unlink(missing_ok=True)
-    assert _zoo("sample", "checkers-demo", "-n", "4", "-o", str(plain), cwd=installed).returncode == 0
+    assert (
+        _zoo("sample", "checkers-demo", "-n", "4", "-o", str(plain), cwd=installed).returncode == 0
+    )
     assert plain.read_bytes() != a.read_bytes()  # the option changes the drawing
     bad = _zoo("sample", "checkers-demo", "--sharpness", "-2", cwd=installed)
     assert bad.returncode == 2 and "sharpness" in bad.stderr and "Traceback" not in bad.stderr

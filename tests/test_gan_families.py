@@ -15,7 +15,8 @@ from zoo.plugins.nn import gan as nn_gan
 from zoo.registry.contracts import FamilyConfig, OneShotGenerator, Recipe
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
-from zoo.registry.schemas import SampleRequest
+from zoo.registry.contracts import Conditions
+from zoo.registry.options import TruncationOptions
 
 FAMILIES = ["gan", "dcgan", "cgan"]
 MAX_WEIGHT_BYTES = 3_000_000
@@ -80,7 +81,7 @@ def test_generate_shape_and_range(family: str) -> None:
     gen = build(family).eval()
     seeds = [0, 1, 2, 3, 4]
     z = torch.randn(len(seeds), *gen.latent_shape())
-    cond = gen.conditions(SampleRequest(n=len(seeds)), seeds)
+    cond = gen.inputs(Conditions(), TruncationOptions(), seeds)
     with torch.no_grad():
         x = gen.generate(z, cond)
     assert x.shape == (len(seeds), *gen.image_shape) == (5, 1, 8, 8)
@@ -129,7 +130,7 @@ def test_other_sizes_build_and_train(family: str, size: int) -> None:
     recipe = recipe_cls(gen, gen.config, torch.device("cpu"))
     assert math.isfinite(recipe.step(tiny_batch(size, 4))["loss_d"])
     z = torch.randn(2, *gen.latent_shape())
-    x = gen.eval().generate(z, gen.conditions(SampleRequest(n=2), [0, 1]))
+    x = gen.eval().generate(z, gen.inputs(Conditions(), TruncationOptions(), [0, 1]))
     assert x.shape == (2, 1, size, size)
 
 
@@ -150,12 +151,12 @@ def test_cgan_output_changes_with_the_label() -> None:
 def test_cgan_conditions_follow_the_request_or_the_seed() -> None:
     gen = build("cgan")
     seeds = [0, 7, 13, 25, 10**12 + 3]
-    fixed = gen.conditions(SampleRequest(label=4, n=5), seeds)["label"]
+    fixed = gen.inputs(Conditions(label=4), TruncationOptions(), seeds)["label"]
     assert fixed.dtype == torch.long and fixed.tolist() == [4] * 5
-    free = gen.conditions(SampleRequest(n=5), seeds)["label"]
+    free = gen.inputs(Conditions(), TruncationOptions(), seeds)["label"]
     assert free.tolist() == [s % 10 for s in seeds]
     # each image's label depends on its own seed only, not on the batch
-    alone = [gen.conditions(SampleRequest(n=1), [s])["label"].item() for s in seeds]
+    alone = [gen.inputs(Conditions(), TruncationOptions(), [s])["label"].item() for s in seeds]
     assert alone == free.tolist()
 
 
@@ -169,7 +170,7 @@ def test_cgan_rejects_missing_or_bad_labels() -> None:
     with pytest.raises(RequestError, match="one each"):
         gen.generate(z, {"label": torch.tensor([1])})
     with pytest.raises(RequestError, match="out of range"):
-        gen.conditions(SampleRequest(label=10), [0])
+        gen.inputs(Conditions(label=10), TruncationOptions(), [0])
 
 
 def test_cgan_label_reaches_the_discriminator() -> None:

@@ -13,34 +13,37 @@ from zoo.registry.schemas import FamilySpec, SampleRequest
 
 
 def test_options_must_be_declared_by_the_family() -> None:
-    SampleRequest(truncation=0.5).check_against(
-        "m", "one-shot", ("unconditional",), None, ("truncation",)
-    )
+    from zoo.plugins.samplers.options import AutoregressiveOptions
+    from zoo.plugins.stylegan.config import StyleGANOptions
+    from zoo.registry.options import NoOptions, TruncationOptions, split_options
+
+    trunc = {"family": TruncationOptions, "sampler": NoOptions}
+    assert split_options({"truncation": 0.5}, trunc, "m")["family"].truncation == 0.5
     with pytest.raises(RequestError, match="--direction does not apply to 'm'.*--truncation"):
-        SampleRequest(direction="a2b").check_against(
-            "m", "one-shot", ("image",), None, ("truncation",)
-        )
+        split_options({"direction": "a2b"}, trunc, "m")
     with pytest.raises(RequestError, match="--top-k does not apply.*none"):
-        SampleRequest(top_k=5).check_against("m", "one-shot", ("unconditional",), None, ())
+        split_options({"top_k": 5}, {"family": NoOptions, "sampler": NoOptions}, "m")
+    ar = {"family": NoOptions, "sampler": AutoregressiveOptions}
+    assert split_options({"top_k": 5}, ar, "m")["sampler"].top_k == 5
     with pytest.raises(RequestError, match="--mix-layers needs --mix-seed"):
-        SampleRequest(mix_layers="fine").check_against(
-            "m", "one-shot", ("unconditional",), None, ("mix_seed", "mix_layers")
+        split_options(
+            {"mix_layers": "fine"}, {"family": StyleGANOptions, "sampler": NoOptions}, "m"
         )
 
 
 def test_autoencoder_kind_cannot_sample_and_says_why() -> None:
     with pytest.raises(RequestError, match="autoencoder.*zoo reconstruct.*cannot generate.*VAE"):
-        SampleRequest().check_against("ae-x", None, (), None, (), "autoencoder")
+        SampleRequest().check_against("ae-x", None, (), None, "autoencoder")
 
 
 def test_family_spec_checks_options_and_kind() -> None:
-    with pytest.raises(ValueError, match="unknown options"):
+    with pytest.raises(ValueError, match="options"):
         FamilySpec(
             name="f",
             process="one-shot",
             capabilities=("unconditional",),
             generator="a.b:C",
-            options=("warp",),
+            options="warp",  # an import path, not a name
         )
     with pytest.raises(ValueError, match="no process"):
         FamilySpec(name="f", kind="autoencoder", process="one-shot", generator="a.b:C")
@@ -49,21 +52,34 @@ def test_family_spec_checks_options_and_kind() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("owner", "field", "value"),
     [
-        ("temperature", 0.0),
-        ("top_p", 1.5),
-        ("top_k", 0),
-        ("rerank", 65),
-        ("stage", 0),
-        ("direction", "sideways"),
-        ("mix_layers", "middle"),
-        ("temperature", float("nan")),
+        ("ar", "temperature", 0.0),
+        ("ar", "top_p", 1.5),
+        ("ar", "top_k", 0),
+        ("ar", "rerank", 65),
+        ("stackgan", "stage", 0),
+        ("stackgan", "stage", 3),
+        ("cyclegan", "direction", "sideways"),
+        ("stylegan", "mix_layers", "middle"),
+        ("ar", "temperature", float("nan")),
+        ("stylegan", "truncation", float("inf")),
     ],
 )
-def test_option_values_are_validated(field: str, value: Any) -> None:
+def test_option_values_are_validated(owner: str, field: str, value: Any) -> None:
+    from zoo.plugins.cyclegan.config import CycleGANOptions
+    from zoo.plugins.samplers.options import AutoregressiveOptions
+    from zoo.plugins.stackgan.config import StackGANOptions
+    from zoo.plugins.stylegan.config import StyleGANOptions
+
+    cls = {
+        "ar": AutoregressiveOptions,
+        "stackgan": StackGANOptions,
+        "cyclegan": CycleGANOptions,
+        "stylegan": StyleGANOptions,
+    }[owner]
     with pytest.raises(ValueError):
-        SampleRequest(**{field: value})
+        cls(**{field: value})
 
 
 # -- the autoregressive sampler --------------------------------------------------------------
@@ -123,9 +139,14 @@ class ToyTokens(AutoregressiveGenerator):
         return images.flatten(1).sum(1)  # brighter is better
 
 
-def _sample(gen: ToyTokens, seeds: list[int], **kw: Any) -> torch.Tensor:
-    req = SampleRequest(n=len(seeds), seed=seeds[0], **kw)
-    return AutoregressiveSampler().sample(gen, req, seeds, torch.device("cpu"))
+def _sample(gen: ToyTokens, seeds: list[int], batch_size: int = 16, **kw: Any) -> torch.Tensor:
+    from zoo.plugins.samplers.options import AutoregressiveOptions
+    from zoo.registry.contracts import Draw
+
+    draw = Draw(
+        seeds=tuple(seeds), sampler_options=AutoregressiveOptions(**kw), batch_size=batch_size
+    )
+    return AutoregressiveSampler().sample(gen, draw)
 
 
 def test_ar_sampler_is_per_seed_and_batch_independent() -> None:
@@ -164,15 +185,18 @@ def test_filter_and_draw() -> None:
     assert draw_tokens(kept.expand(2, -1), torch.tensor([0.0, 0.9999])).tolist() == [2, 3]
 
 
-def test_ar_sampler_refuses_rerank_without_score_and_wrong_steps() -> None:
+def test_ar_sampler_refuses_rerank_without_score_and_steps() -> None:
+    from zoo.registry.schemas import SamplerSpec
+
     class NoScore(ToyTokens):
         def score(self, images: torch.Tensor, context: dict) -> None:  # type: ignore[override]
             return None
 
     with pytest.raises(RequestError, match="rerank"):
         _sample(NoScore(ToyTokenConfig()), [0], rerank=2)
-    with pytest.raises(RequestError, match="always draws 6 tokens"):
-        _sample(ToyTokens(ToyTokenConfig()), [0], steps=3)
+    ar = SamplerSpec(name="ar", process="autoregressive", sampler="a.b:C")
+    with pytest.raises(RequestError, match="--steps does not apply to 'm'.*'ar' takes no"):
+        SampleRequest(steps=3).check_against("m", "autoregressive", ("text",), sampler=ar)
 
 
 # -- eval options and card figures --------------------------------------------------------------
@@ -196,7 +220,7 @@ def test_check_options_against_the_family() -> None:
     assert check_options(r, {"truncation": 1}) == {"truncation": 1.0}
     with pytest.raises(RequestError, match="--direction does not apply"):
         check_options(r, {"direction": "a2b"})
-    with pytest.raises(RequestError, match="unknown option 'warp'"):
+    with pytest.raises(RequestError, match="--warp does not apply"):
         check_options(r, {"warp": 1})
     with pytest.raises(RequestError, match="truncation"):
         check_options(r, {"truncation": -1})

@@ -62,11 +62,21 @@ def test_prompt_to_unconditional_model() -> None:
 
 
 def test_steps_and_guidance_to_one_shot_model() -> None:
-    with pytest.raises(RequestError, match="--steps does not apply"):
-        SampleRequest(steps=10).check_against("m", "one-shot", ("unconditional",))
+    from zoo.registry.schemas import SamplerSpec
+
+    one_shot = SamplerSpec(name="one-shot", process="one-shot", sampler="a.b:C")
+    with pytest.raises(RequestError, match="--steps does not apply.*in one shot"):
+        SampleRequest(steps=10).check_against("m", "one-shot", ("unconditional",), sampler=one_shot)
     with pytest.raises(RequestError, match="--guidance does not apply"):
-        SampleRequest(guidance=3.0).check_against("m", "one-shot", ("unconditional",))
-    SampleRequest(steps=10).check_against("m", "diffusion", ("unconditional",))
+        SampleRequest(guidance=3.0).check_against(
+            "m", "one-shot", ("unconditional",), sampler=one_shot
+        )
+    iterative = SamplerSpec(name="it", process="diffusion", sampler="a.b:C", takes=("steps",))
+    SampleRequest(steps=10).check_against("m", "diffusion", ("unconditional",), sampler=iterative)
+    with pytest.raises(RequestError, match="sampler 'it' takes no --guidance"):
+        SampleRequest(guidance=3.0).check_against(
+            "m", "diffusion", ("unconditional",), sampler=iterative
+        )
 
 
 def test_label_checks() -> None:

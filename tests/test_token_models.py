@@ -35,9 +35,9 @@ def test_both_families_draw_through_the_registered_ar_sampler(
     calls = []
     original = AutoregressiveSampler._draw
 
-    def spy(self, generator, request, seeds, device, **kwargs):
+    def spy(self, generator, draw, opts, seeds, **kwargs):
         calls.append(list(seeds))
-        return original(self, generator, request, seeds, device, **kwargs)
+        return original(self, generator, draw, opts, seeds, **kwargs)
 
     monkeypatch.setattr(AutoregressiveSampler, "_draw", spy)
     images = model.sample(n=3, seed=5, temperature=0.8, **request_).images

@@ -280,7 +280,7 @@ def test_cli_sample_reconstruct_and_refusals(tmp_path, test_images) -> None:
         (("--truncation", "0.5"), "--truncation does not apply"),
         (("--prompt", "a red circle"), "does not take a prompt"),
         (("--temperature", "0"), "temperature"),
-        (("--steps", "10"), "always draws 64 tokens"),
+        (("--steps", "10"), "sampler 'ar' takes no --steps"),
     ):
         res = run_zoo("sample", SHIPPED, "-n", "1", *args, "-o", str(tmp_path / "bad.png"))
         assert res.returncode == 2 and message in res.stderr, (args, res.stderr)

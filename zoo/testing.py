@@ -373,6 +373,10 @@ def _build(check: _Check, reg: Registry, spec: FamilySpec, base: type, preset: s
     with check.stage(f"building {cls.__name__} from preset {preset!r}"):
         network = cls(config).to("cpu").eval()
         nets = network.networks()
+    with check.stage("loading the components it names (component_refs)"):
+        from zoo.api import attach_components
+
+        attach_components(network, None, device="cpu")
     check.expect(
         isinstance(nets, dict) and len(nets) > 0, "networks() must return a non-empty dict"
     )
@@ -607,7 +611,10 @@ def _check_recipe(check: _Check, trainer: str, cls: Any, config: Any) -> None:
     torch.manual_seed(0)
     device = torch.device("cpu")
     with check.stage(f"building {recipe_cls.__name__}"):
+        from zoo.api import attach_components
+
         network = cls(config).to(device)
+        attach_components(network, None, device="cpu")
         recipe = recipe_cls(network, config, device)
         trainable = recipe.trainable()
     check.expect(
