@@ -14,8 +14,8 @@ from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.dalle.model import DalleGenerator
 from zoo.plugins.dalle.train import DalleRecipe
 from zoo.plugins.datasets import scenes
-from zoo.registry.errors import RequestError
 from zoo.registry.contracts import Conditions
+from zoo.registry.errors import RequestError
 from zoo.registry.options import NoOptions
 
 SHIPPED = "dalle-scenes"

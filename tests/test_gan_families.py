@@ -12,10 +12,9 @@ import torch.nn.functional as F
 
 from zoo.plugins.datasets.digits import load
 from zoo.plugins.nn import gan as nn_gan
-from zoo.registry.contracts import FamilyConfig, OneShotGenerator, Recipe
+from zoo.registry.contracts import Conditions, FamilyConfig, OneShotGenerator, Recipe
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
-from zoo.registry.contracts import Conditions
 from zoo.registry.options import TruncationOptions
 
 FAMILIES = ["gan", "dcgan", "cgan"]

@@ -10,8 +10,8 @@ import torch
 
 import zoo
 from tests.conftest import run_zoo
-from zoo.plugins.stackgan.config import StackGANConfig
 from zoo.api import attach_components
+from zoo.plugins.stackgan.config import StackGANConfig
 from zoo.plugins.stackgan.model import StackGANGenerator, kl_loss
 
 
