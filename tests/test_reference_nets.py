@@ -109,7 +109,7 @@ def test_clip_encodes_unknown_words_and_empty_strings(tiny: dict[str, Path]) -> 
 
 def test_clip_config_round_trips_through_config_json(tiny: dict[str, Path]) -> None:
     from zoo.plugins.clip.config import ClipConfig
-    from zoo.plugins.nn.text import scene_vocabulary
+    from zoo.plugins.nn.scenes import scene_vocabulary
 
     data = json.loads((tiny["clip"] / "config.json").read_text())
     assert data["vocabulary"] == list(scene_vocabulary())
