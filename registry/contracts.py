@@ -346,7 +346,14 @@ class ReferenceNetwork(Network):
     """
 
     evaluator: ClassVar[str | None] = None
-    """Import path of ``fn(network, data, n) -> figures`` for ``zoo reference-eval``, or None."""
+    """Import path ("module:function") of the family's held-out figures, or None.
+
+    ``zoo reference-eval`` loads the network and calls it as
+    ``fn(network, dataset, load_split, n=n)``: ``dataset`` is the card's dataset name,
+    ``load_split(split)`` that dataset's split at the network's image size (a dict of
+    tensors and lists), ``n`` the number of held-out items to use (None: all). It
+    returns {"results": [...]} (a card's model-index results) and any other figures.
+    """
 
     @property
     def num_features(self) -> int:

@@ -144,6 +144,40 @@ def test_plurals_and_case_are_read() -> None:
     assert torch.equal(a, b)
 
 
+def test_clip_and_dalle_read_text_with_one_tokenizer() -> None:
+    from zoo.plugins.clip.config import ClipConfig
+    from zoo.plugins.clip.model import ClipNetwork
+    from zoo.plugins.nn.scenes import scene_vocabulary
+
+    vocab = scene_vocabulary()
+    clip = ClipNetwork(ClipConfig.preset("tiny"))
+    dalle = tiny(text_length=8)
+    texts = ["A tiny crimson Discs", "a zebra", "", "a b c d e f g h i j"]
+    c, d = clip.tokenize(texts), dalle.tokenize(texts)
+    # ids: PAD 0, UNK 1, BOS 2, then the vocabulary's words in order from 3
+    assert (
+        c[0].tolist()
+        == [2] + [3 + vocab.index(w) for w in ("a", "tiny", "crimson", "disc")] + [0] * 6
+    )
+    assert c[1].tolist() == [2, 3 + vocab.index("a"), 1] + [0] * 8
+    # CLIP pads to the longest text, DALL-E to its text_length; both cut after max - 1 words
+    assert c.shape == (4, 11) and d.shape == (4, 8)
+    assert torch.equal(d[:3, :5], c[:3, :5]) and (d[:3, 5:] == 0).all()
+    assert torch.equal(d[3], c[3, :8])
+
+
+@pytest.mark.parametrize("model", ["clip-scenes", "dalle-scenes"])
+def test_shipped_text_models_read_the_scenes_vocabulary(model: str) -> None:
+    """Their token ids are positions in this vocabulary: it must not change under them."""
+    import json
+
+    from zoo.catalog import resolve
+    from zoo.plugins.nn.scenes import scene_vocabulary
+
+    config = json.loads((resolve(model).folder / "config.json").read_text())
+    assert tuple(config["vocabulary"]) == scene_vocabulary()
+
+
 # -- the shipped model -------------------------------------------------------------------
 
 

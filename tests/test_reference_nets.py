@@ -109,7 +109,7 @@ def test_clip_encodes_unknown_words_and_empty_strings(tiny: dict[str, Path]) -> 
 
 def test_clip_config_round_trips_through_config_json(tiny: dict[str, Path]) -> None:
     from zoo.plugins.clip.config import ClipConfig
-    from zoo.plugins.nn.text import scene_vocabulary
+    from zoo.plugins.nn.scenes import scene_vocabulary
 
     data = json.loads((tiny["clip"] / "config.json").read_text())
     assert data["vocabulary"] == list(scene_vocabulary())
@@ -140,22 +140,46 @@ def test_reference_eval_refuses_generators(tiny_dcgan: Path) -> None:
 
 
 def test_classifier_digits_is_accurate_on_the_test_split() -> None:
-    from zoo.plugins.classifier.evaluate import evaluate_reference
+    from zoo.reference import measure
 
-    figures = evaluate_reference("classifier-digits")
+    figures = measure("classifier-digits")
+    assert figures["model"] == "classifier-digits"
     assert figures["results"][0]["metrics"][0]["value"] >= 0.97
 
 
 def test_classifier_scenes_reads_attributes_of_held_out_scenes() -> None:
-    from zoo.plugins.classifier.evaluate import evaluate_reference
+    from zoo.reference import measure
 
-    metrics = evaluate_reference("classifier-scenes", n=500)["results"][0]["metrics"]
+    metrics = measure("classifier-scenes", n=500)["results"][0]["metrics"]
     assert metrics[0]["type"] == "accuracy" and metrics[0]["value"] >= 0.98
 
 
 def test_clip_scenes_retrieves_the_right_caption_among_100() -> None:
-    from zoo.plugins.clip.evaluate import evaluate_reference
+    from zoo.reference import measure
 
-    test = evaluate_reference("clip-scenes", n=500)["results"][0]
+    test = measure("clip-scenes", n=500)["results"][0]
     assert test["dataset"]["split"] == "test"
     assert test["metrics"][0]["value"] >= 0.9
+
+
+def test_evaluators_read_the_data_the_app_hands_them(tiny: dict[str, Path]) -> None:
+    """The evaluator sees only the network and the splits it is given, never a model id."""
+    from zoo.plugins.classifier.evaluate import evaluate_reference
+    from zoo.plugins.datasets import digits
+
+    net = zoo.load(str(tiny["classifier"]), device="cpu").network
+    asked: list[str] = []
+
+    def load_split(split: str) -> dict:
+        asked.append(split)
+        data = digits.load(split, net.config.image_size)
+        return {**data, "label": (data["label"] + 1) % 10}  # labels of our own making
+
+    figures = evaluate_reference(net, "digits", load_split, n=100)
+    data = load_split("test")
+    with torch.no_grad():
+        pred = net.logits(data["image"][:100]).argmax(1)
+    expected = (pred == data["label"][:100]).float().mean().item()
+    assert asked[0] == "test" and "model" not in figures
+    assert figures["results"][0]["dataset"] == {"name": "digits", "type": "digits", "split": "test"}
+    assert figures["results"][0]["metrics"][0]["value"] == round(expected, 4)

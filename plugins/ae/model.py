@@ -10,33 +10,18 @@ reconstructs, it does not generate. The VAE (plugins/vae) fixes that.
 
 Where it differs: the 2006 paper pretrained deep networks layer by layer with
 RBMs; here a small MLP trains end to end with Adam.
+
+The network and the recipe are ``BottleneckAutoencoder`` and ``ReconstructionRecipe`` in
+``plugins/nn/autoencoder.py``, which the denoising autoencoder (plugins/dae) shares.
 """
 
 from __future__ import annotations
 
-import torch
-
-from zoo.plugins.nn.autoencoder import AutoencoderConfig, Decoder, Encoder
-from zoo.registry.contracts import Autoencoder, Network
+from zoo.plugins.nn.autoencoder import AutoencoderConfig, BottleneckAutoencoder
 
 
-class AutoencoderNetwork(Network, Autoencoder):
+class AutoencoderNetwork(BottleneckAutoencoder):
+    """The shared bottleneck autoencoder as the family "ae"."""
+
     family = "ae"
     config_class = AutoencoderConfig
-
-    def __init__(self, config: AutoencoderConfig) -> None:
-        super().__init__(config)
-        self.encoder = Encoder(config, config.latent_dim)
-        self.decoder = Decoder(config)
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {"encoder": self.encoder, "decoder": self.decoder}
-
-    def latent_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder(images)
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latents)

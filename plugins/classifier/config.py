@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from zoo.plugins.datasets.scenes import ATTRIBUTES, VOCAB
+from zoo.plugins.nn.scenes import ATTRIBUTES, VOCAB
 from zoo.registry.contracts import FamilyConfig
 
 # One head per column of the scenes' attribute vector, sized by its vocabulary.

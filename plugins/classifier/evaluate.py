@@ -9,15 +9,20 @@ scenes); the headline is the mean of those ten accuracies. Also reported: the ex
 columns right, -1 included, as ``predict_attributes`` gives them) and the
 accuracy of ``logits`` on the label (object 1's colour-shape pair, canonical
 object 1).
+
+``zoo reference-eval`` (zoo/reference.py) loads the network and the data and calls
+``evaluate_reference``; the scenes' label rule comes from plugins/nn/scenes.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from zoo.plugins.datasets.scenes import labels
+from zoo.plugins.classifier.model import ClassifierNetwork
+from zoo.plugins.nn.scenes import labels
 
 BATCH = 500  # images per forward pass: keeps memory flat without slowing the CPU
 
@@ -27,21 +32,26 @@ def _batched(fn: Any, images: torch.Tensor) -> torch.Tensor:
         return torch.cat([fn(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
 
 
-def evaluate_reference(model: str, n: int | None = None, split: str = "test") -> dict[str, Any]:
-    """Measure a classifier (model id or folder) on ``split`` (its first ``n`` images).
+def evaluate_reference(
+    net: ClassifierNetwork,
+    dataset: str,
+    load_split: Callable[[str], dict[str, Any]],
+    n: int | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
+    """Measure a classifier on ``split`` of its dataset (its first ``n`` images).
+
+    Args:
+        net: the trained classifier.
+        dataset: the name of the dataset it was trained on (for the results).
+        load_split: split name -> that split of the dataset at the network's size.
 
     Returns:
-        {"model", "results": [{task: {type}, dataset: {name, type, split}, metrics: [{type,
+        {"results": [{task: {type}, dataset: {name, type, split}, metrics: [{type,
         name, value}]}] (a card's model-index results), "per_attribute": {column: accuracy}
         (scenes only)}; values in [0, 1].
     """
-    import zoo
-    from zoo.data import load_split
-
-    m = zoo.load(model, device="cpu")
-    net = m.network
-    dataset = m.card.zoo.dataset
-    data = load_split(dataset, split, net.config.image_size)
+    data = load_split(split)
     images = data["image"][:n]
     count = len(images)
     where = f"{split} split, first {count}" if n else f"{split} split, {count} images"
@@ -49,7 +59,7 @@ def evaluate_reference(model: str, n: int | None = None, split: str = "test") ->
         "task": {"type": "image-classification"},
         "dataset": {"name": dataset, "type": dataset, "split": split},
     }
-    out: dict[str, Any] = {"model": m.id, "results": [result]}
+    out: dict[str, Any] = {"results": [result]}
     label_pred = _batched(lambda x: net.logits(x).argmax(1), images)
     if net.config.target == "label":
         label_acc = (label_pred == data["label"][:n]).float().mean().item()

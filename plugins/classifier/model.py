@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.classifier.config import ClassifierConfig
-from zoo.plugins.datasets.scenes import canonical_order
+from zoo.plugins.nn.scenes import canonical_order
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
 

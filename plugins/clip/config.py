@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from zoo.plugins.nn.text import check_vocabulary, scene_vocabulary
+from zoo.plugins.nn.scenes import scene_vocabulary
+from zoo.plugins.nn.text import check_vocabulary
 from zoo.registry.contracts import FamilyConfig
 
 

@@ -11,15 +11,20 @@ fifth of one-object scenes would face such a twin and the figure would measure
 coin flips. Reported on "test" (a quarter of its objects take colour-shape
 pairs never seen in training) and on "heldout" (object 1 always does), with
 the mean CLIP score of matching and of mismatched pairs.
+
+``zoo reference-eval`` (zoo/reference.py) loads the network and the data and calls
+``evaluate_reference``; ``same_scene`` comes from plugins/nn/scenes.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from zoo.plugins.clip.train import same_scene
+from zoo.plugins.clip.model import ClipNetwork
+from zoo.plugins.nn.scenes import same_scene
 
 BATCH = 500  # images or texts per forward pass
 CANDIDATES = 100
@@ -43,22 +48,27 @@ def retrieval(
     return hits / n
 
 
-def evaluate_reference(model: str, n: int | None = None, split: str = "test") -> dict[str, Any]:
-    """Measure a CLIP (model id or folder) on ``split`` (its first ``n`` scenes) and "heldout".
+def evaluate_reference(
+    net: ClipNetwork,
+    dataset: str,
+    load_split: Callable[[str], dict[str, Any]],
+    n: int | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
+    """Measure a CLIP on ``split`` of its dataset (its first ``n`` scenes) and on "heldout".
+
+    Args:
+        net: the trained CLIP.
+        dataset: the name of the dataset it was trained on (for the results).
+        load_split: split name -> that split of the dataset at the network's size.
 
     Returns:
-        {"model", "results": [{task: {type}, dataset: {name, type, split}, metrics: [{type,
-        name, value}]}]}: one result per split, as in a card's model-index.
+        {"results": [{task: {type}, dataset: {name, type, split}, metrics: [{type, name,
+        value}]}]}: one result per split, as in a card's model-index.
     """
-    import zoo
-    from zoo.data import load_split
-
-    m = zoo.load(model, device="cpu")
-    net = m.network
-    dataset = m.card.zoo.dataset
     results = []
     for part in (split, "heldout"):
-        data = load_split(dataset, part, net.config.image_size)
+        data = load_split(part)
         images, captions = data["image"][:n], data["caption"][: n or None]
         count = len(images)
         with torch.no_grad():
@@ -96,4 +106,4 @@ def evaluate_reference(model: str, n: int | None = None, split: str = "test") ->
                 "metrics": metrics,
             }
         )
-    return {"model": m.id, "results": results}
+    return {"results": results}

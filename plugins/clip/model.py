@@ -29,12 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.clip.config import ClipConfig
-from zoo.plugins.nn.text import words
+from zoo.plugins.nn.text import PAD, WordTokenizer
 from zoo.plugins.nn.transformer import Block
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
 
-PAD, UNK, BOS = 0, 1, 2  # reserved token ids; the vocabulary's words follow from 3
 MAX_LOGIT_SCALE = 100.0  # CLIP clips exp(t) here so training stays stable
 
 
@@ -68,7 +67,7 @@ class TextTower(nn.Module):
     def __init__(self, config: ClipConfig) -> None:
         super().__init__()
         width = config.text_width
-        self.token = nn.Embedding(len(config.vocabulary) + 3, width)
+        self.token = nn.Embedding(len(WordTokenizer(config.vocabulary)), width)
         self.position = nn.Parameter(0.02 * torch.randn(config.max_tokens, width))
         self.blocks = nn.ModuleList(
             Block(width, config.text_heads) for _ in range(config.text_layers)
@@ -107,7 +106,7 @@ class ClipNetwork(ReferenceNetwork):
     def __init__(self, config: ClipConfig) -> None:
         super().__init__(config)
         self.net = ClipModel(config)
-        self.ids = {w: i + 3 for i, w in enumerate(config.vocabulary)}
+        self.tokenizer = WordTokenizer(config.vocabulary)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"clip": self.net}
@@ -116,25 +115,15 @@ class ClipNetwork(ReferenceNetwork):
         return self.net.log_scale.device
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> ids (N, T) int64: BOS, then one id per word (UNK if unknown), 0-padded.
-
-        A plural the vocabulary lacks falls back to its singular ("circles" ->
-        circle); texts longer than ``max_tokens`` - 1 words are cut.
+        """Texts -> ids (N, T) int64: BOS, then one id per word (UNK if unknown), 0-padded
+        to the longest (``WordTokenizer``: a plural the vocabulary lacks falls back to its
+        singular, "circles" -> circle); texts longer than ``max_tokens`` - 1 words are cut.
         """
         if isinstance(texts, str):
             raise RequestError(
                 "encode_text takes a list of strings, not one string; wrap it: [text]"
             )
-        rows = []
-        for text in texts:
-            row = [BOS]
-            for w in words(text)[: self.config.max_tokens - 1]:
-                row.append(self.ids.get(w, self.ids.get(w[:-1], UNK) if w.endswith("s") else UNK))
-            rows.append(row)
-        ids = torch.zeros(len(rows), max((len(r) for r in rows), default=1), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row)
-        return ids.to(self._device())
+        return self.tokenizer(texts, self.config.max_tokens).to(self._device())
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         c = self.config

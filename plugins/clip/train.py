@@ -9,20 +9,10 @@ import torch.nn.functional as F
 
 from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.clip.model import ClipNetwork
-from zoo.plugins.datasets.scenes import canonical_order
+from zoo.plugins.nn.scenes import same_scene
 from zoo.plugins.nn.schedules import warmup_cosine
 from zoo.registry.contracts import Recipe
 from zoo.registry.errors import RequestError
-
-
-def same_scene(attributes: torch.Tensor) -> torch.Tensor:
-    """(N, N) bool: scenes i and j have the same attributes, whichever object is named first.
-
-    "A right of B" shows the same as "B left of A": each scene's objects are put in
-    one order (object 1 left of or above object 2) before comparing.
-    """
-    a = canonical_order(attributes)
-    return (a[:, None, :] == a[None, :, :]).all(-1)
 
 
 def positives(batch: dict[str, Any], n: int, device: torch.device) -> torch.Tensor:

@@ -13,8 +13,9 @@ def register_families(register):
             generator="zoo.plugins.dae.model:DenoisingAutoencoder",
             trainer="zoo.plugins.dae.train:DAERecipe",
             description=(
-                "denoising autoencoder: trained to rebuild clean images from corrupted ones; "
-                "it reconstructs and denoises but cannot generate"
+                "denoising autoencoder: the ae network with a new recipe, trained to rebuild "
+                "clean images from corrupted ones; it reconstructs and denoises but cannot "
+                "generate"
             ),
         )
     )

@@ -9,7 +9,9 @@ distribution over codes, so it cannot generate either.
 
 Corruption here: Gaussian noise of std ``noise_std`` (clipped to [0, 1]) and,
 optionally, masking noise (each pixel zeroed with probability ``mask_prob``, the
-paper's choice). The network is the AE's.
+paper's choice). The network is the AE's (``BottleneckAutoencoder`` in
+``plugins/nn/autoencoder.py``): this family is a new recipe for it, the AE's
+reconstruction recipe with the input corrupted first.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from zoo.plugins.ae.model import AutoencoderNetwork
-from zoo.plugins.nn.autoencoder import AutoencoderConfig
+from zoo.plugins.nn.autoencoder import AutoencoderConfig, BottleneckAutoencoder
 
 
 class DAEConfig(AutoencoderConfig):
@@ -46,6 +47,8 @@ def corrupt(
     return noisy.clamp(0, 1)
 
 
-class DenoisingAutoencoder(AutoencoderNetwork):
+class DenoisingAutoencoder(BottleneckAutoencoder):
+    """The AE's network under the name "dae", with the corruption settings in its config."""
+
     family = "dae"
     config_class = DAEConfig

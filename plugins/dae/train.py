@@ -6,11 +6,15 @@ from typing import Any
 
 import torch
 
-from zoo.plugins.ae.train import AERecipe
-from zoo.plugins.dae.model import corrupt
+from zoo.plugins.dae.model import DAEConfig, corrupt
+from zoo.plugins.nn.autoencoder import ReconstructionRecipe
 
 
-class DAERecipe(AERecipe):
+class DAERecipe(ReconstructionRecipe):
+    """The shared reconstruction recipe with the input corrupted: L = mean |d(e(x~)) - x|^2."""
+
+    config: DAEConfig
+
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return corrupt(x, self.config.noise_std, self.config.mask_prob)
 

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from zoo.plugins.nn.scenes import scene_vocabulary
 from zoo.plugins.nn.schedules import first_phase_steps
-from zoo.plugins.nn.text import check_vocabulary, scene_vocabulary
+from zoo.plugins.nn.text import check_vocabulary
 from zoo.registry.contracts import FamilyConfig
 
 DOWNSAMPLE = 4  # the dVAE's encoder halves the image twice: an S x S image is (S/4)^2 codes

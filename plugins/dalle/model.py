@@ -39,14 +39,12 @@ from torch import nn
 
 from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.nn.autoencoder import ResBlock
-from zoo.plugins.nn.text import words
+from zoo.plugins.nn.text import RESERVED, WordTokenizer, words
 from zoo.plugins.nn.transformer import Block, Past
 from zoo.registry.contracts import Autoencoder, AutoregressiveGenerator, Conditions
 from zoo.registry.errors import RequestError
 from zoo.registry.options import Options
 
-PAD, UNK, BOS = 0, 1, 2  # reserved text ids; the vocabulary's words follow from 3
-RESERVED = 3
 EXAMPLE_PROMPT = "a large red circle in the center"
 
 
@@ -178,7 +176,7 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
         super().__init__(config)
         self.dvae = DiscreteVAE(config)
         self.transformer = Transformer(config)
-        self.ids = {w: i + RESERVED for i, w in enumerate(config.vocabulary)}
+        self.tokenizer = WordTokenizer(config.vocabulary)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"dvae": self.dvae, "transformer": self.transformer}
@@ -188,31 +186,19 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
 
     # -- text
 
-    def word_id(self, word: str) -> int | None:
-        """A word's id; a plural the vocabulary lacks falls back to its singular; else None."""
-        if word in self.ids:
-            return self.ids[word]
-        if word.endswith("s") and word[:-1] in self.ids:
-            return self.ids[word[:-1]]
-        return None
-
     def tokenize(self, texts: Sequence[str], *, strict: bool = False) -> torch.Tensor:
         """Texts -> (N, text_length) int64: BOS, one id per word, PAD to the end.
 
-        Words are runs of letters after lower-casing. Training (``strict=False``) maps
-        unknown words to UNK and cuts long texts; a prompt (``strict=True``) with an
-        unknown word, no word or too many words is refused with a RequestError.
+        Words are runs of letters after lower-casing (``WordTokenizer``). Training
+        (``strict=False``) maps unknown words to UNK and cuts long texts; a prompt
+        (``strict=True``) with an unknown word, no word or too many words is refused
+        with a RequestError.
         """
-        t = self.config.text_length
-        out = torch.full((len(texts), t), PAD, dtype=torch.long)
-        for i, text in enumerate(texts):
-            ws = words(text)
-            ids = [self.word_id(w) for w in ws]
-            if strict:
-                self._check_prompt(ws, ids)
-            row = [BOS] + [UNK if j is None else j for j in ids][: t - 1]
-            out[i, : len(row)] = torch.tensor(row)
-        return out
+        if strict:
+            for text in texts:
+                ws = words(text)
+                self._check_prompt(ws, [self.tokenizer.word_id(w) for w in ws])
+        return self.tokenizer(texts, self.config.text_length, fixed=True)
 
     def _check_prompt(self, ws: list[str], ids: list[int | None]) -> None:
         t = self.config.text_length

@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from zoo.plugins.dalle.config import DalleConfig
-from zoo.plugins.dalle.model import PAD, DalleGenerator, gumbel_softmax, kl_to_uniform
+from zoo.plugins.dalle.model import DalleGenerator, gumbel_softmax, kl_to_uniform
+from zoo.plugins.nn.scenes import NUM_STREAMS, caption
 from zoo.plugins.nn.schedules import phase_schedule
+from zoo.plugins.nn.text import PAD
 from zoo.registry.contracts import Recipe
 from zoo.registry.errors import RequestError
 
@@ -100,11 +102,9 @@ class DalleRecipe(Recipe):
         attributes = batch.get("attributes")
         if attributes is None or attributes.shape[-1] != 10:
             return list(batch["caption"])
-        from zoo.plugins.datasets import scenes
-
         a = attributes.cpu().numpy()
-        u = torch.rand(len(a), scenes.NUM_STREAMS, dtype=torch.float64).numpy()
-        return [scenes.caption(a[i], u[i]) for i in range(len(a))]
+        u = torch.rand(len(a), NUM_STREAMS, dtype=torch.float64).numpy()
+        return [caption(a[i], u[i]) for i in range(len(a))]
 
     def _transformer_step(self, x: torch.Tensor, captions: list[str]) -> dict[str, float]:
         c = self.config

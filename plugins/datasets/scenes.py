@@ -31,29 +31,34 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.plugins.nn.scenes import (
+    ATTRIBUTES,
+    COLOUR_WORDS,
+    COLOURS,
+    NUM_STREAMS,
+    POSITION_WORDS,
+    POSITIONS,
+    RELATION_WORDS,
+    RELATIONS,
+    SHAPE_WORDS,
+    SHAPES,
+    SIZE_WORDS,
+    SIZES,
+    VOCAB,
+    caption,
+    labels,
+    pick,
+)
+from zoo.plugins.nn.scenes import CLASS_NAMES as CLASS_NAMES
+from zoo.plugins.nn.scenes import COUNTS as COUNTS
+from zoo.plugins.nn.scenes import NUM_CLASSES as NUM_CLASSES
+from zoo.plugins.nn.scenes import canonical_order as canonical_order
 from zoo.registry.errors import RequestError
 
-# -- vocabulary (attribute value = index into these tuples) -----------------------------
-
-SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
-COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
-SIZES: tuple[str, ...] = ("small", "large")
-POSITIONS: tuple[str, ...] = ("left", "right", "top", "bottom", "center")
-RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
-COUNTS: tuple[str, ...] = ("zero", "one", "two")  # the value is the number of objects
-
-# Columns of the "attributes" tensor; -1 marks an absent value (object 2 and the
-# relation of a one-object scene).
-ATTRIBUTES: tuple[str, ...] = (
-    "shape1", "colour1", "size1", "position1",
-    "shape2", "colour2", "size2", "position2",
-    "count", "relation",
-)  # fmt: skip
-VOCAB: dict[str, tuple[str, ...]] = {
-    "shape1": SHAPES, "colour1": COLOURS, "size1": SIZES, "position1": POSITIONS,
-    "shape2": SHAPES, "colour2": COLOURS, "size2": SIZES, "position2": POSITIONS,
-    "count": COUNTS, "relation": RELATIONS,
-}  # fmt: skip
+# The attributes' vocabulary (SHAPES, COLOURS, ..., ATTRIBUTES, VOCAB), the label
+# (NUM_CLASSES, CLASS_NAMES, ``labels``), the caption words and ``caption`` are the scenes'
+# language, shared with the families that read scenes: they live in plugins/nn/scenes.py
+# and are imported here, so ``scenes.X`` still names every part of the dataset.
 
 # Colour-shape pairs never seen in train or val.
 HELD_OUT: tuple[tuple[str, str], ...] = (
@@ -62,10 +67,6 @@ HELD_OUT: tuple[tuple[str, str], ...] = (
     ("green", "square"),
 )
 HELD_OUT_RATE = 0.25  # chance that an object in "test" takes a held-out pair
-
-# label = shape1 * len(COLOURS) + colour1; CLASS_NAMES[label] is e.g. "red circle".
-NUM_CLASSES = len(SHAPES) * len(COLOURS)
-CLASS_NAMES: tuple[str, ...] = tuple(f"{c} {s}" for s in SHAPES for c in COLOURS)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "heldout")
 SPLIT_SIZES: dict[str, int] = {"train": 20_000, "val": 2_000, "test": 2_000, "heldout": 2_000}
@@ -99,8 +100,8 @@ S_X1, S_Y1, S_R1, S_C1 = 5, 6, 7, 8  # object 1 jitter: centre, radius, colour (
 S_PAIR2, S_COIN2, S_SIZE2 = 11, 12, 13  # object 2
 S_X2, S_Y2, S_R2, S_C2 = 14, 15, 16, 17  # object 2 jitter (colour 17..19)
 S_GREY, S_TINT, S_ANGLE, S_AMP = 20, 21, 24, 25  # background: grey, tint (21..23), gradient
-S_TEMPLATE, S_WORDS = 26, 27  # caption template and synonyms (27..33)
-NUM_STREAMS = 36  # streams 36 and above are free for derived datasets (see domains.py)
+# S_TEMPLATE = 26, S_WORDS = 27 (27..33): the caption's template and synonyms
+# NUM_STREAMS = 36: streams 36 and above are free for derived datasets (see domains.py)
 
 
 # -- deterministic randomness ------------------------------------------------------------
@@ -130,10 +131,6 @@ def uniforms(seed: int, split: str, index: np.ndarray, streams: int, first: int 
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def _pick(u: np.ndarray, k: int) -> np.ndarray:
-    return np.minimum((u * k).astype(np.int64), k - 1)
-
-
 # -- attributes --------------------------------------------------------------------------
 
 _PAIRS = [(s, c) for s in range(len(SHAPES)) for c in range(len(COLOURS))]
@@ -144,8 +141,8 @@ _HELD_ARR = np.array(_HELD)
 
 def _sample_pairs(u_pair: np.ndarray, u_coin: np.ndarray, held_rate: float) -> np.ndarray:
     """(N, 2) shape and colour indices: held-out with probability held_rate."""
-    seen = _SEEN[_pick(u_pair, len(_SEEN))]
-    held = _HELD_ARR[_pick(u_pair, len(_HELD_ARR))]
+    seen = _SEEN[pick(u_pair, len(_SEEN))]
+    held = _HELD_ARR[pick(u_pair, len(_HELD_ARR))]
     return np.where((u_coin < held_rate)[:, None], held, seen)
 
 
@@ -154,30 +151,24 @@ def sample_attributes(u: np.ndarray, split: str, objects: tuple[int, ...]) -> np
     n = len(u)
     rate1 = {"train": 0.0, "val": 0.0, "test": HELD_OUT_RATE, "heldout": 1.0}[split]
     rate2 = min(rate1, HELD_OUT_RATE)
-    count = np.asarray(objects)[_pick(u[:, S_COUNT], len(objects))]
+    count = np.asarray(objects)[pick(u[:, S_COUNT], len(objects))]
     two = count == 2
     a = np.full((n, len(ATTRIBUTES)), -1, dtype=np.int64)
     a[:, 0:2] = _sample_pairs(u[:, S_PAIR1], u[:, S_COIN1], rate1)
-    a[:, 2] = _pick(u[:, S_SIZE1], len(SIZES))
-    a[:, 3] = _pick(u[:, S_PLACE], len(POSITIONS))
-    rel = _pick(u[:, S_PLACE], len(RELATIONS))
+    a[:, 2] = pick(u[:, S_SIZE1], len(SIZES))
+    a[:, 3] = pick(u[:, S_PLACE], len(POSITIONS))
+    rel = pick(u[:, S_PLACE], len(RELATIONS))
     # Two objects: object 1 is the subject of the relation; positions follow from it.
     first = np.array([0, 1, 2, 3])[rel]  # left of -> left, right of -> right, ...
     second = np.array([1, 0, 3, 2])[rel]
     pair2 = _sample_pairs(u[:, S_PAIR2], u[:, S_COIN2], rate2)
     a[two, 3] = first[two]
     a[two, 4:6] = pair2[two]
-    a[two, 6] = _pick(u[two, S_SIZE2], len(SIZES))
+    a[two, 6] = pick(u[two, S_SIZE2], len(SIZES))
     a[two, 7] = second[two]
     a[:, 8] = count
     a[two, 9] = rel[two]
     return a
-
-
-def labels(attributes: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Class index of object 1's colour-shape pair: shape1 * len(COLOURS) + colour1, (N,)."""
-    a = torch.as_tensor(attributes)
-    return (a[:, 0] * len(COLOURS) + a[:, 1]).long()
 
 
 # -- geometry and drawing ----------------------------------------------------------------
@@ -303,70 +294,8 @@ def classes(lay: Layout, cov: torch.Tensor) -> torch.Tensor:
 
 # -- captions ----------------------------------------------------------------------------
 
-# Synonyms; the first word of each is the canonical one. Generation and parsing share them.
-SIZE_WORDS = (("small", "little", "tiny"), ("large", "big", "huge"))
-COLOUR_WORDS = (
-    ("red", "crimson", "scarlet"),
-    ("green", "emerald", "jade"),
-    ("blue", "azure", "cobalt"),
-    ("yellow", "golden", "lemon"),
-    ("purple", "violet", "plum"),
-    ("orange", "tangerine", "amber"),
-)
-SHAPE_WORDS = (
-    ("circle", "disc", "dot", "disk"),
-    ("square", "box", "block"),
-    ("triangle", "wedge"),
-    ("diamond", "rhombus", "lozenge"),
-)
-POSITION_WORDS = (
-    ("on the left", "at the left", "on the left side", "to the left"),
-    ("on the right", "at the right", "on the right side", "to the right"),
-    ("at the top", "near the top", "in the upper part"),
-    ("at the bottom", "near the bottom", "in the lower part"),
-    ("in the center", "in the middle", "in the centre"),
-)
-RELATION_WORDS = (
-    ("to the left of", "left of", "on the left of"),
-    ("to the right of", "right of", "on the right of"),
-    ("above", "over", "higher than"),
-    ("below", "under", "beneath", "lower than"),
-)
-ONE_TEMPLATES = (
-    "a {a} {p}",
-    "there is a {a} {p}",
-    "a {a} sitting {p}",
-    "{p}, a {a}",
-    "one {a} {p}",
-)
-TWO_TEMPLATES = (
-    "a {a} {r} a {b}",
-    "a {a} is {r} a {b}",
-    "there is a {a} {r} a {b}",
-    "a {a} placed {r} a {b}",
-)
-PARSE_ONLY = {"disk"}  # understood by the parser, never written
-
-
-def _word(table: tuple[tuple[str, ...], ...], index: int, u: float) -> str:
-    options = [w for w in table[index] if w not in PARSE_ONLY]
-    return options[min(int(u * len(options)), len(options) - 1)]
-
-
-def caption(attributes: np.ndarray, u: np.ndarray) -> str:
-    """One caption for one scene's attributes (K,), choosing words with uniforms u (NUM_STREAMS,)."""
-    a, w = attributes, u[S_WORDS:]
-
-    def obj(j: int) -> str:  # "small red circle"
-        size = _word(SIZE_WORDS, a[4 * j + 2], w[3 * j])
-        colour = _word(COLOUR_WORDS, a[4 * j + 1], w[3 * j + 1])
-        return f"{size} {colour} {_word(SHAPE_WORDS, a[4 * j], w[3 * j + 2])}"
-
-    if a[8] == 1:
-        t = ONE_TEMPLATES[_pick(u[S_TEMPLATE : S_TEMPLATE + 1], len(ONE_TEMPLATES))[0]]
-        return t.format(a=obj(0), p=_word(POSITION_WORDS, a[3], w[6]))
-    t = TWO_TEMPLATES[_pick(u[S_TEMPLATE : S_TEMPLATE + 1], len(TWO_TEMPLATES))[0]]
-    return t.format(a=obj(0), b=obj(1), r=_word(RELATION_WORDS, a[9], w[6]))
+# Writing a caption (``caption``) and its words are in plugins/nn/scenes.py; reading one
+# back is here.
 
 
 def _alternation(table: tuple[tuple[str, ...], ...]) -> str:
@@ -596,30 +525,3 @@ def render(spec: dict[str, Any], image_size: int = 32, seed: int | None = None) 
     else:
         u = uniforms(seed, "train", np.array([0]), NUM_STREAMS)
     return render_layout(layout(a[None], u), image_size)["image"][0]
-
-
-_CANON_OBJ1 = [ATTRIBUTES.index(f"{f}1") for f in ("shape", "colour", "size", "position")]
-_CANON_OBJ2 = [ATTRIBUTES.index(f"{f}2") for f in ("shape", "colour", "size", "position")]
-_CANON_REL = ATTRIBUTES.index("relation")
-_CANON_RIGHT_OF, _CANON_BELOW = RELATIONS.index("right of"), RELATIONS.index("below")
-_CANON_FLIP = {_CANON_RIGHT_OF: RELATIONS.index("left of"), _CANON_BELOW: RELATIONS.index("above")}
-
-
-def canonical_order(attributes: torch.Tensor) -> torch.Tensor:
-    """Scenes attributes (N, 10) int64 with the two objects named in a fixed order.
-
-    "A right of B" is the picture of "B left of A", and "A below B" that of "B
-    above A", so no image can tell which object a caption named first. Here
-    object 1 is always the left or the upper one: where the relation is "right
-    of" or "below", the objects' columns swap and the relation flips. One-object
-    scenes and unknown relations (-1) stay as they are.
-    """
-    a = attributes.clone()
-    for old, new in _CANON_FLIP.items():
-        rows = (
-            attributes[:, _CANON_REL] == old
-        ).nonzero()  # (k, 1): broadcasts against the columns
-        a[rows, _CANON_OBJ1] = attributes[rows, _CANON_OBJ2]
-        a[rows, _CANON_OBJ2] = attributes[rows, _CANON_OBJ1]
-        a[rows, _CANON_REL] = new
-    return a

@@ -18,14 +18,8 @@ transposed convolution of z seen as a 1x1 map, which is the same operation.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-
 from zoo.plugins.dcgan.config import DCGANConfig
-from zoo.plugins.nn.gan import ConvDiscriminator, UpsampleGenerator, to_unit
-from zoo.registry.contracts import OneShotGenerator
-from zoo.registry.options import TruncationOptions
+from zoo.plugins.nn.gan import ConvDiscriminator, UnconditionalConvGenerator
 
 
 def build_discriminator(config: DCGANConfig) -> ConvDiscriminator:
@@ -33,24 +27,9 @@ def build_discriminator(config: DCGANConfig) -> ConvDiscriminator:
     return ConvDiscriminator(config.channels, config.image_size, config.d_channels)
 
 
-class DCGANGenerator(OneShotGenerator):
+class DCGANGenerator(UnconditionalConvGenerator):
+    """The generator body of ``plugins/nn/gan.py`` (``UnconditionalConvGenerator``) under
+    the name "dcgan"; the family's own part is its recipe (BCE against a ConvDiscriminator)."""
+
     family = "dcgan"
-    capabilities = ("unconditional",)
     config_class = DCGANConfig
-    options_class = TruncationOptions
-
-    def __init__(self, config: DCGANConfig) -> None:
-        super().__init__(config)
-        self.net = UpsampleGenerator(
-            config.latent_dim, config.channels, config.image_size, config.g_channels
-        )
-
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.net}
-
-    def latent_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
-
-    def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
-        """Latents (B, latent_dim) -> images (B, C, S, S) in [0, 1]."""
-        return to_unit(self.net(z))

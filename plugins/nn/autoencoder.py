@@ -1,5 +1,7 @@
-"""Encoder and decoder bodies shared by the autoencoder families (AE, DAE, VAE), and the
-residual block of the VQ-VAE and the dVAE.
+"""Encoder and decoder bodies shared by the autoencoder families (AE, DAE, VAE), the
+residual block of the VQ-VAE and the dVAE, and the plain autoencoder network and its
+reconstruction recipe, which the AE and DAE families share (they differ only in what
+the recipe does to the input).
 
 Two shapes, chosen by ``arch``:
 
@@ -18,10 +20,11 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from zoo.registry.contracts import FamilyConfig
+from zoo.registry.contracts import Autoencoder, FamilyConfig, Network, Recipe
 
 
 class ResBlock(nn.Module):
@@ -136,3 +139,65 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(len(z), *self.shape)
+
+
+class BottleneckAutoencoder(Network, Autoencoder):
+    """Encoder -> code (B, latent_dim) -> decoder: the network of the AE and DAE families.
+
+    A family subclasses it to set ``family`` (and ``config_class`` if its config adds
+    fields); the weights are the parts "encoder" and "decoder".
+    """
+
+    config_class = AutoencoderConfig
+
+    def __init__(self, config: AutoencoderConfig) -> None:
+        super().__init__(config)
+        self.encoder = Encoder(config, config.latent_dim)
+        self.decoder = Decoder(config)
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, S, S) in [0, 1] -> codes (B, latent_dim)."""
+        return self.encoder(images)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Codes (B, latent_dim) -> images (B, C, S, S) in [0, 1]."""
+        return self.decoder(latents)
+
+
+class ReconstructionRecipe(Recipe):
+    """L = mean |d(e(x~)) - x|^2 with x~ = corrupt(x), Adam on encoder and decoder.
+
+    ``corrupt`` is the identity here (a plain autoencoder); the DAE overrides it.
+    """
+
+    generator: BottleneckAutoencoder
+    config: AutoencoderConfig
+
+    def __init__(
+        self, generator: BottleneckAutoencoder, config: AutoencoderConfig, device: torch.device
+    ):
+        super().__init__(generator, config, device)
+        self.net = generator
+        params = [p for m in generator.networks().values() for p in m.to(device).parameters()]
+        self.opt = torch.optim.Adam(params, lr=config.lr)
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """The input the network sees for the clean batch x (B, C, S, S) in [0, 1]."""
+        return x
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        x = batch["image"].to(self.device)
+        loss = F.mse_loss(self.net.reconstruct(self.corrupt(x)), x)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"mse": loss.item()}
+
+    def recipe_summary(self) -> dict[str, Any]:
+        return {"loss": "MSE(reconstruction, input)", "optimizer": f"Adam, lr {self.config.lr:g}"}

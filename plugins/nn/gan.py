@@ -1,4 +1,5 @@
-"""Building blocks shared by the GAN families: losses, DCGAN-style bodies, one training step.
+"""Building blocks shared by the GAN families: losses, DCGAN-style bodies, one training step,
+and the unconditional DCGAN generator that DCGAN and WGAN share.
 
 Notation (Goodfellow et al. 2014): D(x) = sigmoid(l(x)) is the discriminator's
 probability that x is real, l its logit; G(z) maps noise z ~ N(0, I) to an image.
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from zoo.plugins.nn.gan_config import ConvGANConfig
+from zoo.registry.contracts import OneShotGenerator
+from zoo.registry.options import TruncationOptions
 
 
 def to_signed(x: torch.Tensor) -> torch.Tensor:
@@ -151,6 +157,34 @@ class UpsampleGenerator(nn.Module):
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         """(B, in_dim) -> (B, out_channels, S, S) in [-1, 1]."""
         return self.net(v[:, :, None, None])
+
+
+class UnconditionalConvGenerator(OneShotGenerator):
+    """z ~ N(0, I) -> image through one ``UpsampleGenerator``: the sampling side of the
+    families that differ only in how they train it (DCGAN, WGAN).
+
+    A family subclasses it to set ``family`` and ``config_class`` (a ``ConvGANConfig``).
+    The network's weights are the part "generator".
+    """
+
+    capabilities = ("unconditional",)
+    options_class = TruncationOptions
+
+    def __init__(self, config: ConvGANConfig) -> None:
+        super().__init__(config)
+        self.net = UpsampleGenerator(
+            config.latent_dim, config.channels, config.image_size, config.g_channels
+        )
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.net}
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def generate(self, z: torch.Tensor, conditions: dict[str, Any]) -> torch.Tensor:
+        """Latents (B, latent_dim) -> images (B, C, S, S) in [0, 1]."""
+        return to_unit(self.net(z))
 
 
 class ConvDiscriminator(nn.Module):

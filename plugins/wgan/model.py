@@ -12,7 +12,8 @@ lambda * E_x^[(|grad f(x^)|_2 - 1)^2] at points x^ on lines between real and fak
 samples (lambda = 10, Adam lr 1e-4, betas (0, 0.9), 5 critic steps per G step).
 Both are in the recipe (``lipschitz`` in the config).
 
-Networks: the generator is the DCGAN body; the critic is DCGAN's discriminator
+Networks: the generator is the DCGAN one (``UnconditionalConvGenerator`` in
+``plugins/nn/gan.py``, shared with the dcgan family); the critic is DCGAN's discriminator
 without batch normalisation (the penalty is per sample, which batch statistics
 would break) and with layer normalisation instead, as Gulrajani et al. advise.
 Where it differs: sized for 16x16 digits rather than the papers' 64x64 / 32x32.
@@ -23,8 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.plugins.dcgan.model import DCGANGenerator
-from zoo.plugins.nn.gan import dcgan_init, num_stages
+from zoo.plugins.nn.gan import UnconditionalConvGenerator, dcgan_init, num_stages
 from zoo.plugins.wgan.config import WGANConfig
 
 
@@ -50,7 +50,7 @@ class Critic(nn.Module):
         return self.net(x).flatten()
 
 
-class WGANGenerator(DCGANGenerator):
+class WGANGenerator(UnconditionalConvGenerator):
     """The DCGAN generator; only the critic and the loss differ (see the recipe)."""
 
     family = "wgan"

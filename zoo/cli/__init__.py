@@ -27,6 +27,7 @@ COMMANDS = {
     "bench": "zoo.cli.train:bench",
     "eval": "zoo.cli.evaluate:eval_cmd",
     "leaderboard": "zoo.cli.evaluate:leaderboard",
+    "reference-eval": "zoo.cli.reference:reference_eval",
     "reconstruct": "zoo.cli.reconstruct:reconstruct_cmd",
     "interpolate": "zoo.cli.reconstruct:interpolate_cmd",
 }
@@ -42,6 +43,7 @@ SHORT_HELP = {
     "bench": "Time sampling from a model (and record it in its card).",
     "eval": "Score a model (FID, IS, ...) beside its reference rows.",
     "leaderboard": "Every model x metric from the cards' model-index.",
+    "reference-eval": "Measure a reference network (classifier, clip) on held-out data; print JSON.",
     "reconstruct": "Encode an image and decode it again (autoencoders), optionally noised.",
     "interpolate": "Decode a straight line between two latents (autoencoders).",
 }
