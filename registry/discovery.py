@@ -4,6 +4,14 @@ pluggy alone would let one broken plugin take the others down (a failing
 import aborts ``load_setuptools_entrypoints``; a raising hook stops the call),
 so each entry point is loaded, and each hook implementation called, on its
 own inside a ``try``. What fails is recorded and shown by ``zoo plugins``.
+
+Built-in plugins (the zoo's own families, samplers, datasets and cards) are
+loaded and collected before third-party ones, so a name a built-in registers
+stays the built-in's whatever the plugins are called: a third-party plugin
+registering it again is marked ``clash`` and only its claim is ignored.
+Between two third-party plugins the first in name order keeps a family,
+sampler or dataset name; a model id registered by both is ambiguous and
+picked with ``plugin:id``.
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from zoo.registry import hookspecs
-from zoo.registry.errors import AmbiguousModelError, PluginError, UnknownModelError
+from zoo.registry.errors import (
+    AmbiguousModelError,
+    PluginClashError,
+    PluginError,
+    UnknownModelError,
+    ZooError,
+)
 from zoo.registry.schemas import DatasetSpec, FamilySpec, ModelSpec, SamplerSpec
 
 
@@ -34,9 +48,23 @@ class PluginInfo:
     module: str
     distribution: str = ""
     version: str = ""
-    status: str = "ok"  # ok | broken | disabled
+    status: str = "ok"  # ok | clash | broken | disabled
     errors: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    builtin: bool = False
+
+    def __post_init__(self) -> None:
+        self.builtin = self.builtin or is_builtin(self.module, self.distribution)
+
+    @property
+    def origin(self) -> str:
+        """'dist version', or the module when no distribution is known."""
+        return f"{self.distribution} {self.version}".strip() or self.module
+
+    def owns(self, module_name: str) -> bool:
+        """Whether ``module_name`` is this plugin's module or one under its package."""
+        root = self.module.partition(":")[0].strip()
+        return module_name == root or module_name.startswith(root + ".")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,10 +72,23 @@ class PluginInfo:
             "module": self.module,
             "distribution": self.distribution,
             "version": self.version,
+            "builtin": self.builtin,
             "status": self.status,
             "errors": list(self.errors),
             "registered": {k: list(v) for k, v in self.registered.items()},
         }
+
+
+# Built-ins that register no family but that families need: samplers to draw,
+# datasets to train and evaluate, cards for the shipped models. An allow-list
+# (ZOO_LOAD_PLUGINS=dcgan) keeps them, so `zoo sample dcgan-digits` still runs.
+INFRASTRUCTURE = ("samplers", "datasets", "cards")
+
+
+def is_builtin(module: str, distribution: str = "") -> bool:
+    """A plugin shipped with zoo: its module is ``zoo.cards`` or under ``zoo.plugins``."""
+    root = module.partition(":")[0].strip()
+    return distribution == "zoo" or root == "zoo.cards" or root.startswith("zoo.plugins.")
 
 
 def _names(var: str) -> set[str] | None:
@@ -73,6 +114,7 @@ class Registry:
         self.datasets: dict[str, DatasetSpec] = {}
         self.models: dict[str, list[ModelSpec]] = defaultdict(list)
         self.conflicts: list[str] = []
+        self.left_out: dict[str, str] = {}  # shipped model id -> its family not loaded
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
 
@@ -80,16 +122,20 @@ class Registry:
 
     @classmethod
     def discover(cls, extra: Iterable[tuple[str, ModuleType | object]] = ()) -> Registry:
-        """Load every plugin of the entry-point group, then any ``extra`` (name, module)."""
+        """Load every plugin of the entry-point group, then any ``extra`` (name, module).
+
+        Built-in plugins come first, then third-party ones, each group in name
+        order, so which plugin keeps a contested name never depends on names.
+        """
         reg = cls()
-        allow = _names("ZOO_LOAD_PLUGINS")
+        asked = _names("ZOO_LOAD_PLUGINS")
         deny = _names("ZOO_DISABLE_PLUGINS") or set()
+        # a non-empty allow-list keeps the infrastructure; an empty one loads nothing
+        allow = asked | set(INFRASTRUCTURE) if asked else asked
         strict = os.environ.get("ZOO_STRICT_PLUGINS") == "1"
         seen: dict[str, tuple[str, str]] = {}
-        for ep in sorted(entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else ""
-            version = dist.version if dist is not None else ""
+        for ep in sorted(entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=_load_order):
+            dist_name, version = _dist(ep)
             if ep.name in seen and seen[ep.name] != (ep.value, dist_name):
                 first_value, first_dist = seen[ep.name]
                 msg = (
@@ -120,16 +166,31 @@ class Registry:
             info = PluginInfo(name, getattr(module, "__name__", repr(module)))
             reg.plugins[name] = info
             reg._add(info, module, strict)
+        for var, names in (("ZOO_LOAD_PLUGINS", asked), ("ZOO_DISABLE_PLUGINS", deny)):
+            for name in sorted((names or set()) - set(reg.plugins)):
+                hint = unknown_message("plugin", name, reg.plugins, "zoo plugins lists them")
+                print(f"zoo: warning: {var}: {hint}", file=sys.stderr)
         reg._collect(strict)
+        if asked and "cards" not in asked:
+            reg._leave_out_cards_of_unloaded_families()
         return reg
 
     def _broken(self, info: PluginInfo, message: str, strict: bool) -> None:
         info.status = "broken"
         info.errors.append(message)
-        origin = f"{info.distribution} {info.version}".strip() or info.module
-        text = f"plugin '{info.name}' ({origin}) is broken: {message}"
+        text = f"plugin '{info.name}' ({info.origin}) is broken: {message}"
         if strict:
             raise PluginError(text)  # the CLI prints it as "zoo: ..."
+        print(f"zoo: {text}", file=sys.stderr)
+
+    def _clash(self, info: PluginInfo, message: str, strict: bool) -> None:
+        """``info`` registered a name another plugin holds: only that claim is dropped."""
+        if info.status == "ok":
+            info.status = "clash"
+        info.errors.append(message)
+        text = f"plugin '{info.name}' ({info.origin}) clashes: {message}"
+        if strict:
+            raise PluginError(text)
         print(f"zoo: {text}", file=sys.stderr)
 
     def _add(self, info: PluginInfo, module: Any, strict: bool) -> None:
@@ -166,8 +227,14 @@ class Registry:
             ("register_datasets", DatasetSpec, self._put_dataset),
             ("register_models", ModelSpec, self._put_model),
         ]
+        position = {name: i for i, name in enumerate(self.plugins)}
+
+        def load_order(impl: Any) -> tuple[bool, int]:
+            info = self.plugins[str(self.pm.get_name(impl.plugin))]
+            return (not info.builtin, position[info.name])
+
         for hook_name, schema, put in table:
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            for impl in sorted(getattr(self.pm.hook, hook_name).get_hookimpls(), key=load_order):
                 info = self.plugins[self.pm.get_name(impl.plugin)]
 
                 def register(
@@ -182,6 +249,8 @@ class Registry:
                             )
                         spec = spec.model_copy(update={"plugin": _info.name})
                         _put(spec, _info)
+                    except PluginClashError as err:
+                        self._clash(_info, str(err), strict)
                     except (ValidationError, PluginError) as err:
                         # only this spec is rejected (P6); the plugin's other ones still count
                         self._broken(_info, f"{_hook}: rejected {_describe(spec, err)}", strict)
@@ -203,28 +272,66 @@ class Registry:
 
     def _put_family(self, spec: FamilySpec, info: PluginInfo) -> None:
         if spec.name in self.families:
-            other = self.families[spec.name].plugin
-            raise PluginError(f"family '{spec.name}' is already registered by plugin '{other}'")
+            self._refuse("family", spec.name, self.families[spec.name].plugin, info)
         self.families[spec.name] = spec
         info.registered["families"].append(spec.name)
 
     def _put_sampler(self, spec: SamplerSpec, info: PluginInfo) -> None:
         if spec.name in self.samplers:
-            other = self.samplers[spec.name].plugin
-            raise PluginError(f"sampler '{spec.name}' is already registered by plugin '{other}'")
+            self._refuse("sampler", spec.name, self.samplers[spec.name].plugin, info)
         self.samplers[spec.name] = spec
         info.registered["samplers"].append(spec.name)
 
     def _put_dataset(self, spec: DatasetSpec, info: PluginInfo) -> None:
         if spec.name in self.datasets:
-            other = self.datasets[spec.name].plugin
-            raise PluginError(f"dataset '{spec.name}' is already registered by plugin '{other}'")
+            self._refuse("dataset", spec.name, self.datasets[spec.name].plugin, info)
         self.datasets[spec.name] = spec
         info.registered["datasets"].append(spec.name)
 
     def _put_model(self, spec: ModelSpec, info: PluginInfo) -> None:
+        # a built-in model id stays the built-in's, so `zoo sample dcgan-digits` keeps
+        # working; between third-party plugins the id is ambiguous (`plugin:id` picks)
+        for other in self.models.get(spec.id, []):
+            if other.plugin == info.name or self.plugins[other.plugin].builtin:
+                self._refuse("model id", spec.id, other.plugin, info)
         self.models[spec.id].append(spec)
         info.registered["models"].append(spec.id)
+
+    def _refuse(self, kind: str, name: str, holder: str, info: PluginInfo) -> None:
+        """Raise the clash of ``info`` registering ``name``, which ``holder`` has."""
+        if holder == info.name:
+            raise PluginError(f"{kind} '{name}' is registered twice")
+        owner = self.plugins[holder]
+        which = "built-in plugin" if owner.builtin else "plugin"
+        raise PluginClashError(
+            f"plugin '{info.name}' and {which} '{holder}' ({owner.origin}) both register"
+            f" {kind} '{name}'; '{holder}' keeps it, the one from '{info.name}' is ignored"
+            f" (rename it there, or disable one with ZOO_DISABLE_PLUGINS)"
+        )
+
+    def _leave_out_cards_of_unloaded_families(self) -> None:
+        """Under an allow-list, drop shipped models whose family is not loaded."""
+        from zoo.registry.cards import read_card
+
+        info = self.plugins.get("cards")
+        for mid in list(self.models):
+            kept = []
+            for spec in self.models[mid]:
+                if spec.plugin == "cards" and spec.path is not None:
+                    try:
+                        family = read_card(spec.path)[0].zoo.family
+                    except ZooError:
+                        family = None  # listed with its card error
+                    if family is not None and family not in self.families:
+                        self.left_out[mid] = family
+                        if info is not None and mid in info.registered["models"]:
+                            info.registered["models"].remove(mid)
+                        continue
+                kept.append(spec)
+            if kept:
+                self.models[mid] = kept
+            else:
+                del self.models[mid]
 
     # -- lookups ---------------------------------------------------------------
 
@@ -234,6 +341,11 @@ class Registry:
         specs = self.models.get(mid, [])
         if plugin:
             specs = [s for s in specs if s.plugin == plugin]
+        if not specs and not plugin and mid in self.left_out:
+            raise UnknownModelError(
+                f"model '{mid}' needs family '{self.left_out[mid]}', which is not loaded;"
+                " add its plugin to ZOO_LOAD_PLUGINS (zoo plugins)"
+            )
         if not specs:
             raise UnknownModelError(unknown_message("model", name, self.models, "zoo list"))
         if len(specs) > 1:
@@ -259,6 +371,11 @@ class Registry:
             raise UnknownModelError(unknown_message("dataset", name, self.datasets, "zoo plugins"))
         return self.datasets[name]
 
+    def plugin_of(self, module_name: str) -> PluginInfo | None:
+        """The plugin whose package holds ``module_name`` (the most specific one)."""
+        owners = [p for p in self.plugins.values() if p.owns(module_name)]
+        return max(owners, key=lambda p: len(p.module), default=None)
+
     def add_commands(self, cli: Any) -> None:
         """Let plugins add CLI commands; a raising plugin is recorded, the rest go on."""
         for impl in self.pm.hook.register_commands.get_hookimpls():
@@ -267,6 +384,19 @@ class Registry:
                 impl.function(cli=cli)
             except Exception as err:
                 self._broken(info, f"register_commands raised {_one_line(err)}", False)
+
+
+def _dist(ep: Any) -> tuple[str, str]:
+    """(distribution name, version) of an entry point, or empty strings."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "", ""
+    return dist.metadata["Name"] or "", dist.version or ""
+
+
+def _load_order(ep: Any) -> tuple[bool, str]:
+    """Built-in plugins first, then third-party ones; each in name order."""
+    return (not is_builtin(ep.value, _dist(ep)[0]), ep.name)
 
 
 def _describe(spec: Any, err: Exception) -> str:
@@ -309,6 +439,11 @@ def get_registry() -> Registry:
     global _REGISTRY
     if _REGISTRY is None:
         _REGISTRY = Registry.discover()
+    return _REGISTRY
+
+
+def current_registry() -> Registry | None:
+    """The registry of this process if it was discovered already (never discovers)."""
     return _REGISTRY
 
 

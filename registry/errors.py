@@ -45,6 +45,10 @@ class PluginError(ZooError):
     """A plugin failed to load, raised in a hook, or registered something malformed."""
 
 
+class PluginClashError(PluginError):
+    """A plugin registered a family, sampler, dataset or model id another plugin holds."""
+
+
 class HubError(ZooError):
     """A Hugging Face Hub download or cache lookup failed."""
 

@@ -288,7 +288,8 @@ def test_strict_mode_makes_a_malformed_spec_fatal(sites: str) -> None:
 def test_strict_mode_passes_when_every_plugin_loads(sites: str) -> None:
     proc = run("list", "--json", path=sites, ZOO_STRICT_PLUGINS="1", ZOO_LOAD_PLUGINS="good,gan")
     assert proc.returncode == 0, proc.stderr
-    assert [r["id"] for r in json.loads(proc.stdout)] == ["good-model"]
+    # the allow-list keeps the shipped models of the families it loads (`cards`)
+    assert [r["id"] for r in json.loads(proc.stdout)] == ["gan-digits", "good-model"]
 
 
 # -- P2: a plugin that raises inside a hook ------------------------------------------
@@ -420,10 +421,12 @@ def test_load_plugins_empty_loads_none(sites: str) -> None:
 def test_load_plugins_is_an_allowlist(sites: str) -> None:
     plugins, stderr = plugins_json(sites, ZOO_LOAD_PLUGINS="good,gan")
     ok = {name for name, p in plugins.items() if p["status"] == "ok"}
-    assert ok == {"good", "gan"}
+    # plus the infrastructure the families need: samplers, datasets, shipped models
+    assert ok == {"good", "gan", "samplers", "datasets", "cards"}
     assert "needs libfoo" not in stderr
     rows, _ = list_json(sites, ZOO_LOAD_PLUGINS="good,gan")
-    assert set(rows) == {"good-model"} and rows["good-model"]["family"] == "gan"
+    assert set(rows) == {"good-model", "gan-digits"} and rows["good-model"]["family"] == "gan"
+    assert rows["gan-digits"]["plugin"] == "cards"
 
 
 # -- P3: registering stays light -----------------------------------------------------

@@ -1,7 +1,9 @@
 """The ``zoo`` command line. Commands live one per module and are imported on use.
 
 Errors meant for the user (ZooError) print one line on stderr and exit with
-their code (2 for bad input); ``--debug`` or ZOO_DEBUG=1 shows the traceback.
+their code (2 for bad input); ``--debug`` (before or after the command) or
+ZOO_DEBUG=1 shows the traceback. Any other exception is an internal error:
+one line naming the plugin whose code raised it, when one did.
 """
 
 from __future__ import annotations
@@ -49,6 +51,31 @@ SHORT_HELP = {
 }
 
 
+DEBUG_HELP = "Show tracebacks for errors (or set ZOO_DEBUG=1)."
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ["ZOO_DEBUG"] = "1"
+
+
+def _with_debug(command: click.Command | None) -> click.Command | None:
+    """Give a command its own ``--debug``, so ``zoo sample x --debug`` works too."""
+    if command is None or any("--debug" in p.opts for p in command.params):
+        return command
+    command.params.append(
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_debug,
+            help=DEBUG_HELP,
+        )
+    )
+    return command
+
+
 class LazyGroup(click.Group):
     """A group whose built-in commands import on use and whose plugins may add more."""
 
@@ -69,9 +96,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module, _, attr = COMMANDS[name].partition(":")
-            return getattr(importlib.import_module(module), attr)
+            return _with_debug(getattr(importlib.import_module(module), attr))
         self._add_plugin_commands()
-        return self.commands.get(name)
+        return _with_debug(self.commands.get(name))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # built-in commands are described without importing their modules
@@ -94,7 +121,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zoo")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors (or set ZOO_DEBUG=1).")
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def cli(debug: bool) -> None:
     """zoo: generative image models behind one sampling command.
 
@@ -124,6 +151,32 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _plugin_at_fault(err: BaseException) -> Any:
+    """The plugin whose code raised ``err``: the innermost frame in a plugin's package.
+
+    The root cause is searched first, then the exceptions that wrap it. Only an
+    already discovered registry is asked; an error path never loads plugins.
+    """
+    discovery = sys.modules.get("zoo.registry.discovery")
+    reg = discovery.current_registry() if discovery is not None else None
+    if reg is None:
+        return None
+    chain: list[BaseException] = []
+    cause: BaseException | None = err
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for exc in reversed(chain):
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            found = reg.plugin_of(tb.tb_frame.f_globals.get("__name__", "")) or found
+            tb = tb.tb_next
+        if found is not None:
+            return found
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``zoo`` script."""
     from zoo.registry.errors import ZooError
@@ -144,14 +197,17 @@ def main(argv: list[str] | None = None) -> None:
         _say("zoo: interrupted")
         sys.exit(130)
     except ZooError as e:
-        if debug:
+        if debug or os.environ.get("ZOO_DEBUG") == "1":
             raise
         _say(f"zoo: {e}")
         sys.exit(e.exit_code)
     except Exception as e:  # an unexpected failure: still one line unless --debug
-        if debug:
+        if debug or os.environ.get("ZOO_DEBUG") == "1":
             raise
-        _say(f"zoo: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        plugin = _plugin_at_fault(e)
+        where = f" in plugin '{plugin.name}' ({plugin.origin})" if plugin is not None else ""
+        what = " ".join(f"{type(e).__name__}: {e}".split())[:500]
+        _say(f"zoo: internal error{where}: {what} (rerun with --debug for the traceback)")
         sys.exit(1)
 
 

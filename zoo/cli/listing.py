@@ -99,12 +99,18 @@ def info(model: str, as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of plugins.")
 def plugins(as_json: bool) -> None:
-    """List installed plugins: status (ok, broken, disabled), errors and what each registers.
+    """List installed plugins: status, errors and what each registers.
+
+    Status is ok, clash (it registers a name another plugin holds: a built-in
+    keeps its names, else the first plugin in name order; only that claim is
+    ignored), broken (failed to import, raised in a hook or registered
+    something malformed) or disabled.
 
     Plugins are Python packages with an entry point in the 'zoo.plugins' group.
     They run with your privileges: install only plugins you trust.
     Disable some with ZOO_DISABLE_PLUGINS=a,b or allow only some with
-    ZOO_LOAD_PLUGINS=a,b.
+    ZOO_LOAD_PLUGINS=a,b (which keeps the built-in samplers, datasets and the
+    shipped models of the families it loads).
     """
     from zoo.registry.discovery import get_registry
 
