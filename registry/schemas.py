@@ -126,6 +126,12 @@ class DatasetSpec(Strict):
 
     name: str = Field(pattern=ID_PATTERN)
     loader: str = Field(pattern=IMPORT_PATH, description="import path of the loader function")
+    takes_path: bool = Field(
+        default=False,
+        description=(
+            "named as NAME:PATH (e.g. folder:./photos); the loader's first argument is PATH"
+        ),
+    )
     description: str = Field(default="", max_length=300)
     plugin: str = ""
 

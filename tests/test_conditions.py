@@ -13,7 +13,7 @@ from PIL import Image
 from zoo.plugins.datasets import conditions, domains, scenes
 from zoo.plugins.datasets.folder import load_folder
 from zoo.registry.discovery import get_registry, load_object
-from zoo.registry.errors import RequestError
+from zoo.registry.errors import RequestError, ZooError
 
 
 @pytest.mark.parametrize(
@@ -202,3 +202,20 @@ def test_folder_errors(tmp_path: Path, image_folder: Path) -> None:
             load_folder(path, split, size)
         assert "\n" not in str(err.value)
     assert load_folder(few, "train", 16)["image"].shape == (1, 3, 16, 16)
+
+
+def test_data_names_with_a_path_go_through_the_registry(image_folder: Path) -> None:
+    from zoo.data import check_name, load_split
+    from zoo.registry.discovery import get_registry
+
+    assert get_registry().dataset("folder").takes_path
+    got = load_split(f"folder:{image_folder}", "train", image_size=16)
+    assert torch.equal(got["image"], load_folder(image_folder, "train", image_size=16)["image"])
+    for name, message in (
+        ("digits:somewhere", "takes no path"),
+        ("folder", "reads your files"),
+        ("folder:", "names no path"),
+        ("nope:x", "unknown dataset 'nope'"),
+    ):
+        with pytest.raises(ZooError, match=message):
+            check_name(name)

@@ -28,12 +28,7 @@ SHARED = ("nn", "samplers")  # the plugins every family may import
 # (file, imported module). Remove an entry when its import goes: the test fails while a
 # listed violation no longer exists, so this list only shrinks, to empty.
 ALLOWED_PLUGIN_IMPORTS: set[tuple[str, str]] = set()  # none: keep it that way
-ALLOWED_APP_IMPORTS: set[tuple[str, str]] = {
-    # ``--data folder:PATH`` calls the folder loader directly: a registered dataset takes
-    # no argument beyond split and size, and the registry has no way yet to name a
-    # dataset family with a parameter (a path)
-    ("zoo/data.py", "zoo.plugins.datasets.folder"),
-}
+ALLOWED_APP_IMPORTS: set[tuple[str, str]] = set()  # none: keep it that way
 
 
 class Import(NamedTuple):

@@ -1,12 +1,26 @@
-"""Loading a dataset split by name: a registered dataset, or ``folder:PATH``."""
+"""Loading a dataset split by name: a registered dataset, or ``NAME:PATH`` for a dataset
+that reads a path (``folder:PATH``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zoo.registry.discovery import get_registry, load_object
+from zoo.registry.errors import RequestError
+from zoo.registry.schemas import DatasetSpec
 
-FOLDER_PREFIX = "folder:"
+
+def _spec(name: str) -> tuple[DatasetSpec, str | None]:
+    """The dataset spec of ``name`` and its path (``NAME:PATH``), checked."""
+    base, colon, path = name.partition(":")
+    spec = get_registry().dataset(base if colon else name)
+    if colon and not spec.takes_path:
+        raise RequestError(f"dataset '{base}' takes no path; use --data {base}")
+    if not colon and spec.takes_path:
+        raise RequestError(f"dataset '{name}' reads your files: use --data {name}:PATH")
+    if colon and not path:
+        raise RequestError(f"--data {name} names no path; use {base}:PATH")
+    return spec, path if colon else None
 
 
 def load_split(name: str, split: str = "train", image_size: int | None = None) -> dict[str, Any]:
@@ -18,14 +32,11 @@ def load_split(name: str, split: str = "train", image_size: int | None = None) -
     kwargs: dict[str, Any] = {"split": split}
     if image_size is not None:
         kwargs["image_size"] = image_size
-    if name.startswith(FOLDER_PREFIX):
-        from zoo.plugins.datasets.folder import load_folder
-
-        return load_folder(name[len(FOLDER_PREFIX) :], **kwargs)
-    return load_object(get_registry().dataset(name).loader)(**kwargs)
+    spec, path = _spec(name)
+    loader = load_object(spec.loader)
+    return loader(path, **kwargs) if path is not None else loader(**kwargs)
 
 
 def check_name(name: str) -> None:
     """Fail early (before torch) on an unknown dataset name."""
-    if not name.startswith(FOLDER_PREFIX):
-        get_registry().dataset(name)
+    _spec(name)

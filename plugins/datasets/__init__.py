@@ -19,6 +19,17 @@ def register_datasets(register):
     )
     register(
         DatasetSpec(
+            name="folder",
+            loader="zoo.plugins.datasets.folder:load_folder",
+            takes_path=True,
+            description=(
+                "your own images: --data folder:PATH reads a folder of images (recursively), "
+                "with a same-name .txt file as each image's caption"
+            ),
+        )
+    )
+    register(
+        DatasetSpec(
             name="scenes",
             loader="zoo.plugins.datasets.scenes:load",
             description=(
