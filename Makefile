@@ -4,9 +4,10 @@ PY ?= python
 test:            ## the default suite (the README's test command)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint:
+lint:            ## ruff and mypy, as CI runs them
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) scripts/typecheck.py
 
 fix:
 	$(PY) -m ruff check --fix .

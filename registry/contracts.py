@@ -485,7 +485,7 @@ class Sampler(ABC, Generic[G]):
 
     name: ClassVar[str]
     process: ClassVar[Process]
-    generator_class: ClassVar[type[Generator]] = Generator
+    generator_class: ClassVar[type[Any]] = Generator
     """The generators it can drive; others are refused before drawing."""
     options_class: ClassVar[type[Options]] = NoOptions
 

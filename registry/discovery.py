@@ -235,7 +235,7 @@ class Registry:
 
         for hook_name, schema, put in table:
             for impl in sorted(getattr(self.pm.hook, hook_name).get_hookimpls(), key=load_order):
-                info = self.plugins[self.pm.get_name(impl.plugin)]
+                info = self.plugins[self.pm.get_name(impl.plugin) or ""]
 
                 def register(
                     spec: Any, _info: PluginInfo = info, _schema=schema, _put=put, _hook=hook_name
@@ -379,7 +379,7 @@ class Registry:
     def add_commands(self, cli: Any) -> None:
         """Let plugins add CLI commands; a raising plugin is recorded, the rest go on."""
         for impl in self.pm.hook.register_commands.get_hookimpls():
-            info = self.plugins[self.pm.get_name(impl.plugin)]
+            info = self.plugins[self.pm.get_name(impl.plugin) or ""]
             try:
                 impl.function(cli=cli)
             except Exception as err:

@@ -41,7 +41,8 @@ def decode(request: SampleRequest, generator: Generator, model: str) -> Conditio
     if request.mask is not None:
         if image is None:
             raise RequestError("--mask needs --image (the image whose white region is repainted)")
-        mask = load_mask(request.mask, tuple(image.shape[-2:]))
+        h, w = image.shape[-2:]
+        mask = load_mask(request.mask, (int(h), int(w)))
     control = tuple(
         ControlImage(
             load_condition(

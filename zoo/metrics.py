@@ -359,7 +359,8 @@ def ssim(preds: torch.Tensor, target: torch.Tensor) -> float:
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     _check_pairs(preds, target)
-    return float(structural_similarity_index_measure(preds.float(), target.float(), data_range=1.0))
+    value = structural_similarity_index_measure(preds.float(), target.float(), data_range=1.0)
+    return float(value if isinstance(value, torch.Tensor) else value[0])
 
 
 def psnr(preds: torch.Tensor, target: torch.Tensor) -> float:

@@ -351,10 +351,8 @@ def _build(check: _Check, reg: Registry, spec: FamilySpec, base: type, preset: s
             f"{list(spec.capabilities)}",
         )
     config_class = getattr(cls, "config_class", None)
-    check.expect(
-        isinstance(config_class, type) and issubclass(config_class, FamilyConfig),
-        f"{cls.__name__}.config_class is not a FamilyConfig subclass",
-    )
+    if not (isinstance(config_class, type) and issubclass(config_class, FamilyConfig)):
+        raise check.fail(f"{cls.__name__}.config_class is not a FamilyConfig subclass")
     presets = getattr(config_class, "PRESETS", {})
     check.expect(
         preset in presets,
@@ -477,10 +475,10 @@ def _reference_input(check: _Check, config: Any, batch: int) -> torch.Tensor:
     import torch
 
     c, s = getattr(config, "channels", None), getattr(config, "image_size", None)
-    check.expect(
-        isinstance(c, int) and isinstance(s, int),
-        "the config needs integer 'channels' and 'image_size' (the size of its images)",
-    )
+    if not (isinstance(c, int) and isinstance(s, int)):
+        raise check.fail(
+            "the config needs integer 'channels' and 'image_size' (the size of its images)"
+        )
     return torch.rand(batch, c, s, s, generator=torch.Generator().manual_seed(0))
 
 
@@ -739,7 +737,7 @@ def check_model(model_id: str, *, n: int = 2, seed: int = 0) -> None:
     tmp = tempfile.TemporaryDirectory(prefix="zoo-check-model-")
     image = _condition_png(check, model.generator, Path(tmp.name))
     options = _request_options(
-        check, tuple(res.family.capabilities), res.num_classes, res.family.process, image
+        check, tuple(res.family.capabilities), res.num_classes, res.family.process or "", image
     )
 
     def draw(k: int, s: int, opts: dict[str, Any]) -> Any:

@@ -364,8 +364,8 @@ def write_reconstructions(folder: Path, n: int = 16, name: str = "samples.png") 
     from zoo.reconstruct import reconstruct
 
     model = load(str(folder), device="cpu")
-    c = model.generator.config
-    images = load_split(model.resolved.card.zoo.dataset, "test", c.image_size)["image"][:n]
+    size = model.generator.image_shape[-1]
+    images = load_split(model.resolved.card.zoo.dataset or "", "test", size)["image"][:n]
     out = reconstruct(model, images)["output"]
     save_png(to_pil(grid(torch.cat([images, out]), nrow=n))[0], folder / name)
 
