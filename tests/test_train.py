@@ -94,6 +94,13 @@ def test_checkpoints_of_older_runs_move_out_of_the_model_folder(tmp_path) -> Non
     assert not (out / "checkpoints").exists()
     assert (checkpoint.folder_for(out) / "latest").read_text() == "step-0000004"
 
+    shutil.copytree(checkpoint.folder_for(out), out / "checkpoints")
+    both = run_zoo(*TINY, "--steps", "5", "--out", str(out), "--resume")
+    assert both.returncode == 2 and "holds checkpoints in both" in both.stderr
+    assert run_zoo(*TINY, "--steps", "2", "--out", str(out), "--force").returncode == 0
+    assert not (out / "checkpoints").exists()
+    assert (checkpoint.folder_for(out) / "latest").read_text() == "step-0000002"
+
 
 def test_card_command_names_no_folder_of_this_machine(tmp_path) -> None:
     (tmp_path / "runs").mkdir()

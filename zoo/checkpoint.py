@@ -44,9 +44,13 @@ def exists(out: Path) -> bool:
 
 
 def remove(out: Path) -> None:
-    """Delete the checkpoints of ``out`` (and ``.zoo-train/`` once it holds no other run)."""
+    """Delete the checkpoints of ``out`` (and ``.zoo-train/`` once it holds no other run).
+
+    Checkpoints an older zoo left inside ``out`` go too.
+    """
     folder = folder_for(out)
     shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(Path(out) / LEGACY_DIR, ignore_errors=True)
     parent = folder.parent
     if parent.is_dir() and {p.name for p in parent.iterdir()} <= {".gitignore"}:
         shutil.rmtree(parent, ignore_errors=True)

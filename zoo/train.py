@@ -73,9 +73,10 @@ def train(
         raise RequestError(
             f"{out} already holds a model; choose another --out, --resume or --force"
         )
-    checkpoint.adopt_legacy(out)
     if force and not resume:
         checkpoint.remove(out)
+    else:
+        checkpoint.adopt_legacy(out)
     if steps is not None and steps < 1:
         raise RequestError("--steps must be at least 1")
     if checkpoint_every is not None and checkpoint_every < 1:
