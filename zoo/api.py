@@ -286,16 +286,21 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
 def load(name: str, *, device: str | None = None, dtype: str | None = None) -> Model:
     """Load a model by registered id, folder path, or ``hf:org/name[@revision]``.
 
-    Loaded generators are kept by the device manager, so loading the same model
-    twice in a process reuses it.
+    ``device`` is for this load only (None: the process default, see ``zoo.device``);
+    it never changes where later loads go. Loaded generators are kept by the
+    process's device manager, keyed by source, revision, dtype and device, so
+    loading the same model twice in a process reuses it.
     """
-    dm = manager(device)
+    from zoo.device import component_key
+
+    dm = manager()
+    where = dm.where(device)
     resolved = resolve(name)
-    torch_dtype = dm.dtype(dtype)
-    key = f"{resolved.folder.resolve()}@{resolved.revision}:{torch_dtype}"
-    generator = dm.get(key, lambda: build_generator(resolved, torch_dtype))
+    torch_dtype = dm.dtype(dtype, where)
+    key = component_key(str(resolved.folder.resolve()), resolved.revision, torch_dtype)
+    generator = dm.get(key, lambda: build_generator(resolved, torch_dtype), where)
     attach_components(generator, resolved, device=device)
-    return Model(resolved, generator, dm.device)
+    return Model(resolved, generator, where)
 
 
 def component_sources(

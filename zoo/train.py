@@ -7,9 +7,9 @@ sample grid) that ``zoo sample DIR`` loads.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
-import shutil
 import sys
 import time
 from collections import deque
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checkpoint
-from zoo.data import check_name, load_split
+from zoo.data import FOLDER_PREFIX, check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
 
@@ -73,8 +73,10 @@ def train(
         raise RequestError(
             f"{out} already holds a model; choose another --out, --resume or --force"
         )
-    if force and not resume and (out / "checkpoints").exists():
-        shutil.rmtree(out / "checkpoints")
+    if force and not resume:
+        checkpoint.remove(out)
+    else:
+        checkpoint.adopt_legacy(out)
     if steps is not None and steps < 1:
         raise RequestError("--steps must be at least 1")
     if checkpoint_every is not None and checkpoint_every < 1:
@@ -135,9 +137,10 @@ def train(
         order.set_state(state["order"])
         perm, pos, spent = state["perm"], state["pos"], state["seconds"]
         recent = {k: deque(v, maxlen=100) for k, v in state["recent"].items()}
-    elif (out / "checkpoints" / "latest").exists() and not force:
+    elif checkpoint.exists(out):
         raise RequestError(
-            f"{out} holds a checkpoint of an unfinished run; pass --resume (or --force)"
+            f"{checkpoint.folder_for(out)} holds a checkpoint of an earlier run writing {out}; "
+            "pass --resume to continue it or --force to start afresh"
         )
     every = checkpoint_every or max(100, steps // 10)
 
@@ -198,10 +201,10 @@ def train(
     command = (
         argv_command(argv)
         if argv
-        else (
-            f"zoo train {family} --data {data} --out {out.name} --steps {steps} "
-            f"--batch-size {batch_size} --seed {seed} --preset {preset}"
-            + "".join(f" --set {k}={json.dumps(v)}" for k, v in overrides.items())
+        else argv_command(
+            ["train", family, "--data", data, "--out", out.name, "--steps", str(steps)]
+            + ["--batch-size", str(batch_size), "--seed", str(seed), "--preset", preset]
+            + [a for k, v in overrides.items() for a in ("--set", f"{k}={json.dumps(v)}")]
         )
     )
     training = {
@@ -223,8 +226,50 @@ def train(
     return out
 
 
-def argv_command(argv: list[str]) -> str:
-    return "zoo " + " ".join(shlex.quote(a) for a in argv)
+SHAREABLE_FLAGS = ("--out", "--data")  # flags whose value may be a path of this machine
+
+
+def argv_command(argv: list[str], cwd: str | Path | None = None) -> str:
+    """The command line ``zoo ARGV`` as a card records it: without the machine's paths.
+
+    The values of ``--out`` and of ``--data folder:PATH`` pass through ``shareable_path``.
+    """
+    args = []
+    for i, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if i > 0 and argv[i - 1] in SHAREABLE_FLAGS:
+            arg = _shareable_value(argv[i - 1], arg, cwd)
+        elif eq and flag in SHAREABLE_FLAGS:
+            arg = f"{flag}={_shareable_value(flag, value, cwd)}"
+        args.append(arg)
+    return "zoo " + " ".join(shlex.quote(a) for a in args)
+
+
+def _shareable_value(flag: str, value: str, cwd: str | Path | None) -> str:
+    if flag == "--data":
+        if not value.startswith(FOLDER_PREFIX):
+            return value
+        return FOLDER_PREFIX + shareable_path(value[len(FOLDER_PREFIX) :], cwd)
+    return shareable_path(value, cwd)
+
+
+def shareable_path(path: str, cwd: str | Path | None = None) -> str:
+    """``path`` as a card may record it, without the folders of the training machine.
+
+    A relative path stays as given; an absolute one becomes relative to ``cwd``
+    (default: the current folder) when inside it, else only its last part. So a
+    card never records a home, temporary or workspace folder.
+    """
+    if not Path(path).is_absolute():
+        return path
+    full = Path(os.path.abspath(path))
+    here = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    if here.parent == here:  # from the root, a relative path still names every folder
+        return full.name
+    try:
+        return full.relative_to(here).as_posix()
+    except ValueError:
+        return full.name
 
 
 def write_model_folder(

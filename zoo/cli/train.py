@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -24,9 +25,15 @@ import click
 @click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field; repeatable."
 )
-@click.option("--device", help="cpu, cuda or mps (default: the best available).")
+@click.option(
+    "--device", help="cpu, cuda, cuda:1 or mps (default: ZOO_DEVICE, else the best available)."
+)
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue from the last checkpoint (kept beside --out, in .zoo-train/).",
+)
 @click.option(
     "--checkpoint-every",
     type=int,
@@ -70,9 +77,17 @@ def train_cmd(
         progress=not quiet,
         resume=resume,
         checkpoint_every=checkpoint_every,
-        argv=[a for a in sys.argv[1:] if a != "--resume"] if sys.argv[0].endswith("zoo") else None,
+        argv=[a for a in sys.argv[1:] if a != "--resume"] if _run_as_zoo() else None,
     )
     click.echo(str(path))
+
+
+def _run_as_zoo() -> bool:
+    """Whether this process is the ``zoo`` command (or ``python -m zoo``), so its argv is ours."""
+    first = Path(sys.argv[0])
+    if first.name == "__main__.py":
+        return first.parent.name == "zoo" or first.parent.as_posix().endswith("zoo/cli")
+    return first.stem == "zoo"
 
 
 @click.command()
