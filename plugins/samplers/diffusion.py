@@ -1,0 +1,176 @@
+"""What every diffusion sampler shares: timestep spacing, per-image noise streams, the
+guided denoiser, and the loop around a sampler's own update rule.
+
+Each sampler file (ddpm.py, ddim.py, dpm.py, euler.py) subclasses ``DiffusionSampler`` and
+writes ``loop``: the update rule from x_T to x_0 for one batch. The randomness of image k
+comes only from ``rngs[k]``, a torch.Generator seeded with the image's own seed: its first
+draw is x_T, later draws are the steps' noise, so an image never depends on its batch
+(up to the rounding of batched convolutions, checked by zoo.testing per family).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.registry.contracts import Draw, Sampler
+from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule, Spacing
+from zoo.registry.errors import RequestError
+
+
+def train_timesteps(schedule: NoiseSchedule, steps: int, spacing: Spacing | None) -> np.ndarray:
+    """The ``steps`` training timesteps a sampler visits, descending, int64.
+
+    leading: 0, T/n, 2T/n, ... (+ steps_offset); trailing: T-1, T-1-T/n, ...;
+    linspace: evenly from T-1 down to 0, rounded.
+    """
+    n_train = schedule.num_train_timesteps
+    if not 1 <= steps <= n_train:
+        raise RequestError(f"--steps must be between 1 and {n_train} for this model, got {steps}")
+    spacing = spacing or schedule.timestep_spacing
+    if spacing == "linspace":
+        t = np.linspace(0, n_train - 1, steps).round()[::-1].copy()
+    elif spacing == "leading":
+        ratio = n_train // steps
+        t = (np.arange(0, steps) * ratio).round()[::-1].copy() + schedule.steps_offset
+    else:  # trailing
+        t = np.round(np.arange(n_train, 0, -n_train / steps)) - 1
+    return t.astype(np.int64)
+
+
+def randn(rngs: Sequence[torch.Generator], shape: Sequence[int]) -> torch.Tensor:
+    """(len(rngs), *shape) float32 on the CPU: one standard normal draw per image stream."""
+    return torch.cat([torch.randn((1, *shape), generator=g) for g in rngs])
+
+
+def split_output(output: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(prediction, variance values or None) of a network output with C or 2C channels."""
+    if output.shape[1] == 2 * channels:
+        return output[:, :channels], output[:, channels:]
+    return output, None
+
+
+def x0_and_eps(
+    output: torch.Tensor, x_t: torch.Tensor, alpha_bar: torch.Tensor | float, prediction: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_0, eps) implied by the network's prediction at x_t with alpha_bar_t."""
+    a = torch.as_tensor(alpha_bar, dtype=x_t.dtype)
+    sa, sb = a.sqrt(), (1 - a).sqrt()
+    if prediction == "epsilon":
+        return (x_t - sb * output) / sa, output
+    if prediction == "sample":
+        return output, (x_t - sa * output) / sb
+    # v = sqrt(a) eps - sqrt(1 - a) x_0 (Salimans & Ho 2022)
+    return sa * x_t - sb * output, sa * output + sb * x_t
+
+
+def _cat(a: Any, b: Any) -> Any:
+    if isinstance(a, torch.Tensor):
+        return torch.cat([a, b])
+    if isinstance(a, list):
+        return a + b
+    if a != b:
+        raise RequestError("the null condition differs from the condition in a shared value")
+    return a
+
+
+class GuidedDenoiser:
+    """The generator's output at (x_t, t), with classifier-free guidance when a scale is set.
+
+    With scale s: out = out(null) + s * (out(cond) - out(null)) on the prediction channels,
+    both branches in one batched forward (Ho & Salimans 2022); learned-variance channels
+    come from the conditional branch. s = 1 is the conditional model alone.
+    """
+
+    def __init__(
+        self,
+        generator: DiffusionGenerator,
+        encoded: dict[str, Any],
+        null: dict[str, Any] | None,
+        scale: float | None,
+        channels: int,
+        dtype: torch.dtype,
+    ) -> None:
+        self.generator = generator
+        self.encoded = encoded
+        self.null = null
+        self.scale = scale
+        self.channels = channels
+        self.dtype = dtype
+        self.both = (
+            None
+            if null is None or scale is None or scale == 1.0
+            else {k: _cat(null[k], encoded[k]) for k in encoded}
+        )
+
+    def __call__(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
+        """Network output (B, C or 2C, H, W) float32 for x_t (B, C, H, W) at timestep t."""
+        b = x_t.shape[0]
+        x = x_t.to(self.dtype)
+        if self.both is None:
+            tt = torch.full((b,), float(t), device=x.device)
+            return self.generator.denoise(x, tt, self.encoded).float()
+        tt = torch.full((2 * b,), float(t), device=x.device)
+        out = self.generator.denoise(torch.cat([x, x]), tt, self.both).float()
+        uncond, cond = out[:b], out[b:]
+        guided = (
+            uncond[:, : self.channels]
+            + self.scale
+            * (  # type: ignore[operator]
+                cond[:, : self.channels] - uncond[:, : self.channels]
+            )
+        )
+        return torch.cat([guided, cond[:, self.channels :]], dim=1)
+
+
+class DiffusionSampler(Sampler[DiffusionGenerator]):
+    """The loop every diffusion sampler shares; subclasses write ``loop``."""
+
+    process = "diffusion"
+    generator_class = DiffusionGenerator
+
+    @torch.inference_mode()
+    def sample(self, generator: DiffusionGenerator, draw: Draw) -> torch.Tensor:
+        if not isinstance(generator, DiffusionGenerator):
+            raise RequestError(f"the {self.name} sampler cannot drive a {generator.process} model")
+        schedule = generator.schedule()
+        steps = draw.steps or generator.default_steps
+        scale = draw.guidance if draw.guidance is not None else generator.default_guidance()
+        shape = generator.sample_shape(draw.conditions)
+        dtype = next(next(iter(generator.networks().values())).parameters()).dtype
+        out = []
+        for chunk in draw.batches():
+            encoded = _to(generator.encode_conditions(draw.conditions, draw.options, chunk), draw)
+            null = generator.null_conditions(encoded) if scale is not None else None
+            if draw.guidance is not None and null is None:
+                raise RequestError(
+                    "--guidance needs a model trained with a null condition; this one has none"
+                )
+            model = GuidedDenoiser(generator, encoded, null, scale, shape[0], dtype)
+            rngs = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
+            x_0 = self.loop(model, schedule, steps, shape, rngs, draw)
+            out.append(generator.decode(x_0.to(dtype)).float().cpu())
+        return torch.cat(out).clamp(0, 1)
+
+    @abstractmethod
+    def loop(
+        self,
+        model: GuidedDenoiser,
+        schedule: NoiseSchedule,
+        steps: int,
+        shape: tuple[int, int, int],
+        rngs: list[torch.Generator],
+        draw: Draw,
+    ) -> torch.Tensor:
+        """Draw x_T from ``rngs`` and step it to x_0 (B, C, H, W) float32 on ``draw.device``.
+
+        Noise for image k comes from ``rngs[k]`` only, drawn on the CPU (``randn``).
+        """
+
+
+def _to(encoded: dict[str, Any], draw: Draw) -> dict[str, Any]:
+    return {k: v.to(draw.device) if isinstance(v, torch.Tensor) else v for k, v in encoded.items()}

@@ -1,0 +1,171 @@
+"""Diffusion: the noise schedule as data, and the denoiser contract every diffusion sampler drives.
+
+Notation (Ho et al. 2020; Nichol & Dhariwal 2021): beta_t the noise added at step t,
+alpha_t = 1 - beta_t, alpha_bar_t = prod_{s<=t} alpha_s, and
+x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps with eps ~ N(0, I).
+
+The schedule belongs to the model (its config), not to the sampler: a sampler reads it.
+It is also readable from a diffusers ``scheduler_config.json``, whose field names it keeps.
+Torch is imported only inside methods.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zoo.registry.contracts import Conditions, Generator
+from zoo.registry.errors import CardError
+from zoo.registry.options import Options
+
+if TYPE_CHECKING:
+    import torch
+
+    from zoo.registry.schemas import Process
+
+BetaSchedule = Literal["linear", "scaled_linear", "cosine"]
+Prediction = Literal["epsilon", "v_prediction", "sample"]
+Variance = Literal["fixed_small", "fixed_large", "learned_range"]
+Spacing = Literal["leading", "trailing", "linspace"]
+
+# diffusers' names for the same things
+_DIFFUSERS_BETAS = {"squaredcos_cap_v2": "cosine"}
+
+
+class NoiseSchedule(BaseModel):
+    """The forward process a model was trained with (saved in its config.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    num_train_timesteps: int = Field(default=1000, ge=2, le=100_000, description="T")
+    beta_schedule: BetaSchedule = Field(
+        default="linear",
+        description=(
+            "linear (DDPM), scaled_linear (latent diffusion: linear in sqrt(beta)) or cosine "
+            "(improved DDPM: alpha_bar(t) = cos^2((t/T + 0.008) / 1.008 * pi/2))"
+        ),
+    )
+    beta_start: float = Field(default=1e-4, gt=0, lt=1, description="beta_1 (linear schedules)")
+    beta_end: float = Field(default=0.02, gt=0, lt=1, description="beta_T (linear schedules)")
+    prediction_type: Prediction = Field(
+        default="epsilon", description="what the network predicts: eps, v or x_0 ('sample')"
+    )
+    variance_type: Variance = Field(
+        default="fixed_small",
+        description=(
+            "reverse-process variance: fixed_small (beta tilde), fixed_large (beta) or "
+            "learned_range (the network's extra channels interpolate their logs)"
+        ),
+    )
+    clip_sample: bool = Field(default=False, description="clamp predicted x_0 to the range")
+    clip_sample_range: float = Field(default=1.0, gt=0, description="the clamp's bound")
+    timestep_spacing: Spacing = Field(
+        default="leading", description="how sampling steps pick training timesteps by default"
+    )
+    steps_offset: int = Field(default=0, ge=0, le=10, description="added to leading timesteps")
+
+    @classmethod
+    def from_diffusers(cls, config: dict[str, Any]) -> NoiseSchedule:
+        """Read a diffusers ``scheduler_config.json`` (unknown keys are ignored).
+
+        Raises:
+            CardError: a beta schedule or trained betas the zoo cannot use.
+        """
+        if config.get("trained_betas") is not None:
+            raise CardError("scheduler config gives trained_betas; the zoo reads named schedules")
+        out: dict[str, Any] = {}
+        for key in cls.model_fields:
+            if key in config and config[key] is not None:
+                out[key] = config[key]
+        betas = out.get("beta_schedule")
+        if betas is not None:
+            out["beta_schedule"] = _DIFFUSERS_BETAS.get(betas, betas)
+            if out["beta_schedule"] not in ("linear", "scaled_linear", "cosine"):
+                raise CardError(f"scheduler config: beta_schedule '{betas}' is not supported")
+        variance = out.get("variance_type")
+        if variance is not None and variance not in ("fixed_small", "fixed_large", "learned_range"):
+            out.pop("variance_type")  # DDIM-style configs carry no usable variance type
+        return cls(**out)
+
+    def betas(self) -> torch.Tensor:
+        """(T,) float32 betas."""
+        import torch
+
+        t = self.num_train_timesteps
+        if self.beta_schedule == "linear":
+            return torch.linspace(self.beta_start, self.beta_end, t, dtype=torch.float32)
+        if self.beta_schedule == "scaled_linear":
+            root = torch.linspace(self.beta_start**0.5, self.beta_end**0.5, t, dtype=torch.float32)
+            return root**2
+
+        def alpha_bar(u: float) -> float:
+            return math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
+
+        betas = [min(1 - alpha_bar((i + 1) / t) / alpha_bar(i / t), 0.999) for i in range(t)]
+        return torch.tensor(betas, dtype=torch.float32)
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        """(T,) float32 alpha_bar_t."""
+        import torch
+
+        return torch.cumprod(1.0 - self.betas(), dim=0)
+
+
+class DiffusionGenerator(Generator):
+    """A denoiser: given x_t, t and encoded conditions, predicts eps, v or x_0.
+
+    The sampler owns the loop and the randomness; the generator says what it predicts
+    (``schedule().prediction_type``), how conditions become tensors, what the null condition
+    of classifier-free guidance is, and how the sample space maps to images (the identity up
+    to scale in pixel space, an autoencoder for latent models).
+    """
+
+    process: ClassVar[Process] = "diffusion"
+    default_steps: ClassVar[int] = 50
+    """Sampling steps when the request gives none."""
+
+    @abstractmethod
+    def schedule(self) -> NoiseSchedule:
+        """The noise schedule the network was trained with."""
+
+    def sample_shape(self, conditions: Conditions) -> tuple[int, int, int]:
+        """(C, H, W) of x_t: the image shape in pixel space, the latent's for latent models."""
+        return self.shape_for(conditions)
+
+    def default_guidance(self) -> float | None:
+        """The guidance scale used when the request gives none; None: no guidance."""
+        return None
+
+    def encode_conditions(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        """Per-image condition tensors (batch-first, one row per seed). Default: none."""
+        return {}
+
+    def null_conditions(self, encoded: dict[str, Any]) -> dict[str, Any] | None:
+        """The conditions of the unconditional branch, same batch as ``encoded``.
+
+        None (the default): the model has no null condition, and ``--guidance`` is refused.
+        """
+        return None
+
+    @abstractmethod
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, encoded: dict[str, Any]) -> torch.Tensor:
+        """The network's output for x_t (B, C, H, W) at timesteps t (B,).
+
+        Returns (B, C, H, W), or (B, 2C, H, W) with the variance interpolation values in the
+        second half for ``variance_type == "learned_range"``. ``t`` may hold non-integer
+        training timesteps (some samplers step between them).
+        """
+
+    def decode(self, x_0: torch.Tensor) -> torch.Tensor:
+        """Samples (B, C, H, W) in [-1, 1] -> images in [0, 1] (pixel space: a rescale)."""
+        return ((x_0 + 1) / 2).clamp(0, 1)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> samples x_0 (pixel space: a rescale to [-1, 1])."""
+        return images * 2 - 1
