@@ -538,3 +538,8 @@ class Recipe(ABC):
     def recipe_summary(self) -> dict[str, Any]:
         """What the card records about the recipe (loss, optimiser, schedule)."""
         return {}
+
+    def finish(self) -> None:
+        """Called once after the last step, before the model folder is written: e.g. copy
+        an exponential moving average of the weights into the shipped networks. Default:
+        nothing."""

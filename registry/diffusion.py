@@ -125,8 +125,10 @@ class DiffusionGenerator(Generator):
     """
 
     process: ClassVar[Process] = "diffusion"
-    default_steps: ClassVar[int] = 50
-    """Sampling steps when the request gives none."""
+
+    def default_steps(self) -> int:
+        """Sampling steps when the request gives none."""
+        return 50
 
     @abstractmethod
     def schedule(self) -> NoiseSchedule:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checkpoint
-from zoo.data import FOLDER_PREFIX, check_name, load_split
+from zoo.data import check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
 
@@ -195,6 +195,7 @@ def train(
             save_checkpoint(step + 1)
     bar.close()
     elapsed = spent + time.perf_counter() - t0
+    recipe.finish()
     generator.eval()
 
     final = {k: sum(v) / len(v) for k, v in recent.items()}
@@ -247,9 +248,8 @@ def argv_command(argv: list[str], cwd: str | Path | None = None) -> str:
 
 def _shareable_value(flag: str, value: str, cwd: str | Path | None) -> str:
     if flag == "--data":
-        if not value.startswith(FOLDER_PREFIX):
-            return value
-        return FOLDER_PREFIX + shareable_path(value[len(FOLDER_PREFIX) :], cwd)
+        name, colon, path = value.partition(":")  # NAME:PATH, e.g. folder:./photos
+        return f"{name}:{shareable_path(path, cwd)}" if colon else value
     return shareable_path(value, cwd)
 
 

@@ -138,7 +138,7 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
         if not isinstance(generator, DiffusionGenerator):
             raise RequestError(f"the {self.name} sampler cannot drive a {generator.process} model")
         schedule = generator.schedule()
-        steps = draw.steps or generator.default_steps
+        steps = draw.steps or generator.default_steps()
         scale = draw.guidance if draw.guidance is not None else generator.default_guidance()
         shape = generator.sample_shape(draw.conditions)
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
