@@ -543,3 +543,4 @@ class Recipe(ABC):
         """Called once after the last step, before the model folder is written: e.g. copy
         an exponential moving average of the weights into the shipped networks. Default:
         nothing."""
+        return None
