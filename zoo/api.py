@@ -186,6 +186,13 @@ class Model:
         asked = request.model_dump(
             mode="json", exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
         )
+        # options as validated (so --x 3 and -O x=3 record the same 3.0), only those given
+        options = {
+            k: v
+            for opts in r.options(request).values()
+            for k, v in opts.model_dump(mode="json", exclude_unset=True).items()
+        }
+        asked["options"] = options
         for key in ("options", "control"):  # recorded only when given
             if not asked.get(key):
                 asked.pop(key, None)
