@@ -28,6 +28,8 @@ DEFAULT_SAMPLERS: dict[str, str] = {
 }
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# sampler names may also hold '+' (dpm++2m); model, family and dataset ids may not
+SAMPLER_NAME = r"^[a-z0-9][a-z0-9._+-]{0,63}$"
 IMPORT_PATH = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -105,7 +107,7 @@ class ModelSpec(Strict):
 class SamplerSpec(Strict):
     """A sampling algorithm over one process, reusable across families."""
 
-    name: str = Field(pattern=ID_PATTERN)
+    name: str = Field(pattern=SAMPLER_NAME)
     process: Process
     sampler: str = Field(pattern=IMPORT_PATH, description="import path of the Sampler subclass")
     options: str | None = Field(

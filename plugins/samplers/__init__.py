@@ -26,3 +26,36 @@ def register_samplers(register):
             ),
         )
     )
+    register(
+        SamplerSpec(
+            name="dpm++2m",
+            process="diffusion",
+            sampler="zoo.plugins.samplers.dpm:DPMSolverSampler",
+            options="zoo.plugins.samplers.options:DPMOptions",
+            takes=("steps", "guidance"),
+            description=(
+                "DPM-Solver++ 2M: a second-order multistep ODE solver, good in 15-25 steps "
+                "(--karras spaces the noise levels as Karras et al.)"
+            ),
+        )
+    )
+    register(
+        SamplerSpec(
+            name="euler",
+            process="diffusion",
+            sampler="zoo.plugins.samplers.euler:EulerSampler",
+            options="zoo.plugins.samplers.options:EulerOptions",
+            takes=("steps", "guidance"),
+            description="Euler steps of the probability-flow ODE in sigma (Karras et al. 2022)",
+        )
+    )
+    register(
+        SamplerSpec(
+            name="euler-a",
+            process="diffusion",
+            sampler="zoo.plugins.samplers.euler:EulerAncestralSampler",
+            options="zoo.plugins.samplers.options:EulerOptions",
+            takes=("steps", "guidance"),
+            description="ancestral Euler: each step adds fresh noise from the image's own seed",
+        )
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from zoo.registry.diffusion import Spacing
 from zoo.registry.options import Options
 
 
@@ -35,3 +36,29 @@ class AutoregressiveOptions(Options):
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError(f"must be a finite number, got {v}")
         return v
+
+
+class DPMOptions(Options):
+    """DPM-Solver++ 2M: where the steps fall (timestep spacing, or Karras et al.'s sigmas)."""
+
+    karras: bool = Field(
+        default=False,
+        description=(
+            "space the noise levels as Karras et al. 2022 do (rho 7), denser near the data, "
+            "instead of by timestep"
+        ),
+    )
+    timestep_spacing: Spacing = Field(
+        default="linspace",
+        description="how the steps pick training timesteps (without --karras): "
+        "linspace, leading or trailing",
+    )
+
+
+class EulerOptions(Options):
+    """Euler and ancestral Euler (Karras et al. 2022): how the steps pick training timesteps."""
+
+    timestep_spacing: Spacing = Field(
+        default="linspace",
+        description="how the steps pick training timesteps: linspace, leading or trailing",
+    )
