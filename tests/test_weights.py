@@ -537,9 +537,32 @@ def test_verify_files(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="hash mismatch"):
         verify_files(tmp_path, {"model.safetensors": good}, "m")
-    for name in ("../model.safetensors", "/etc/passwd", "a/b.safetensors", "..", ""):
+    for name in (
+        "../model.safetensors",
+        "/etc/passwd",
+        "a/../../b.safetensors",
+        "a//b.safetensors",
+        "./model.safetensors",
+        "a\\b.safetensors",
+        "..",
+        "",
+    ):
         with pytest.raises(IntegrityError, match="escapes the model folder"):
             verify_files(tmp_path, {name: good}, "m")
+
+
+def test_weights_may_live_in_subfolders(tmp_path: Path) -> None:
+    """diffusers-layout repos keep each part's weights in its own folder (unet/, vae/)."""
+    import shutil
+
+    src = tmp_path / "model.safetensors"
+    safetensors.torch.save_file({"w": torch.ones(3)}, str(src))
+    (tmp_path / "unet").mkdir()
+    shutil.copy(src, tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
+    entry = FileEntry(sha256=sha256_file(src), size=src.stat().st_size)
+    verify_files(tmp_path, {"unet/diffusion_pytorch_model.safetensors": entry}, "m")
+    with pytest.raises(IntegrityError, match="unet/missing.safetensors of m is missing"):
+        verify_files(tmp_path, {"unet/missing.safetensors": entry}, "m")
 
 
 def test_refuse_pickles(tmp_path: Path) -> None:

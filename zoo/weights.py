@@ -335,15 +335,17 @@ def entry_mismatch(path: str | os.PathLike[str], entry: FileEntry) -> str | None
 
 
 def _inside(folder: Path, name: str) -> Path | None:
-    """``folder/name`` if ``name`` is a plain file name that stays in ``folder``."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+    """``folder/name`` if ``name`` is a file name, or a '/'-separated path of plain names
+    (``unet/diffusion_pytorch_model.safetensors``), that stays in ``folder``."""
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts) or "\\" in name or "\0" in name:
         return None
     if os.path.isabs(name):
         return None
     base = os.path.abspath(folder)
-    joined = os.path.abspath(os.path.join(base, name))  # symlinks are not followed on purpose:
-    if os.path.dirname(joined) != base:  # Hub snapshots link into ../../blobs
-        return None
+    joined = os.path.abspath(os.path.join(base, *parts))  # symlinks are not followed on
+    if os.path.commonpath([base, joined]) != base or joined == base:  # purpose: Hub snapshots
+        return None  # link into ../../blobs
     return Path(joined)
 
 
