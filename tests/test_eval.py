@@ -106,19 +106,19 @@ def test_bad_input_fails_fast(tiny_dcgan: Path, args: list[str], message: str) -
 
 
 def test_missing_reference_names_the_model_to_train() -> None:
-    from zoo.evaluate import reference_id
+    from zoo.eval_plan import reference_id
 
     with pytest.raises(UnknownModelError, match=r"`zoo train classifier --data nodata --out cards/classifier-nodata`"):  # fmt: skip
         reference_id("classifier", "nodata")
 
 
 def test_a_reference_network_is_not_evaluated(reference: list[str], tiny_dcgan: Path) -> None:
-    from zoo.evaluate import plan
+    from zoo.eval_plan import plan
 
     with pytest.raises(RequestError, match="is a reference network"):
         plan(reference[-1] if reference else "classifier-digits")
     with pytest.raises(RequestError, match="--reference takes a reference network"):
-        from zoo.evaluate import load_reference
+        from zoo.eval_score import load_reference
 
         load_reference(str(tiny_dcgan), "cpu")
 
@@ -126,7 +126,7 @@ def test_a_reference_network_is_not_evaluated(reference: list[str], tiny_dcgan: 
 def test_write_card_merges_and_leaderboard_lists(model_dir: Path) -> None:
     from zoo.catalog import resolve
     from zoo.cli.evaluate import _render, tables
-    from zoo.evaluate import leaderboard_rows, write_card
+    from zoo.eval_card import leaderboard_rows, write_card
     from zoo.registry import hookimpl
     from zoo.registry.discovery import Registry, get_registry, reset_registry
     from zoo.registry.schemas import ModelSpec
@@ -169,7 +169,7 @@ def test_write_card_refuses_hub_models_and_stale_results(model_dir: Path) -> Non
     import dataclasses
 
     from zoo.catalog import resolve
-    from zoo.evaluate import check_writable, write_card
+    from zoo.eval_card import check_writable, write_card
 
     hub = dataclasses.replace(resolve(str(model_dir)), name="hf:org/dcgan-tiny", source="hub")
     with pytest.raises(
@@ -184,7 +184,7 @@ def test_write_card_refuses_hub_models_and_stale_results(model_dir: Path) -> Non
 def test_per_image_conditions_draw_one_request_each(tiny_cgan: Path, tmp_path: Path) -> None:
     """The path of conditioned families: image k gets its own fields (here a label)."""
     from zoo.api import load
-    from zoo.evaluate import draw
+    from zoo.eval_plan import draw
 
     model = load(str(tiny_cgan), device="cpu")
     base = {"n": 6, "seed": 3, "batch_size": 4, "sampler": "one-shot"}
@@ -199,7 +199,7 @@ def test_per_image_conditions_draw_one_request_each(tiny_cgan: Path, tmp_path: P
 def test_text_metrics_on_scenes_with_untrained_networks() -> None:
     """CLIP score and prompt accuracy plumbing: real scenes, their captions, untrained nets."""
     from zoo.data import load_split
-    from zoo.evaluate import ImageSet, Networks, features_of, score_set, wanted_attributes
+    from zoo.eval_score import ImageSet, Networks, features_of, score_set, wanted_attributes
     from zoo.plugins.classifier.config import ClassifierConfig
     from zoo.plugins.classifier.model import ClassifierNetwork
     from zoo.plugins.clip.config import ClipConfig

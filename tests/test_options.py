@@ -203,7 +203,8 @@ def test_ar_sampler_refuses_rerank_without_score_and_steps() -> None:
 
 
 def test_parse_options_and_labels() -> None:
-    from zoo.evaluate import options_label, parse_options
+    from zoo.eval_metrics import options_label
+    from zoo.evaluate import parse_options
 
     opts = parse_options(["truncation=0.5", "direction=b2a", "noise=false", "top-k=4"])
     assert opts == {"truncation": 0.5, "direction": "b2a", "noise": False, "top_k": 4}
@@ -230,7 +231,7 @@ def test_write_figure_renders_a_table_with_its_command(tmp_path: Any) -> None:
     import shutil
 
     from zoo.catalog import resolve
-    from zoo.evaluate import write_figure
+    from zoo.eval_card import write_figure
     from zoo.registry.cards import read_card
 
     folder = tmp_path / "dcgan-copy"
