@@ -165,6 +165,29 @@ def test_write_card_merges_and_leaderboard_lists(model_dir: Path) -> None:
     assert "| *untrained dcgan* | 100 | 90 | 1.1 |" in text
 
 
+def test_the_card_side_loads_no_scoring_code(model_dir: Path) -> None:
+    """Writing a card, rendering its Evaluation section and reading the leaderboard import
+    neither the scoring modules nor torch (the metric table lives apart from both)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from zoo.catalog import resolve
+from zoo.eval_card import leaderboard_rows, write_card
+path = write_card({{"model": {str(model_dir)!r}, "revision": resolve({str(model_dir)!r}).revision,
+    "n": 100, "seed": 0, "sampler": "one-shot", "reference_network": "classifier-digits",
+    "dataset": "digits", "split": "test", "n_real": 180,
+    "metrics": {{"fid": {{"value": 9.0, "real_vs_real": 0.5, "untrained": 90.0}}}}}})
+leaderboard_rows()
+print("FID (classifier-digits features) ↓ | 9 | 0.5 | 90 |" in path.read_text())
+print(sorted(m for m in ("torch", "zoo.evaluate", "zoo.eval_score") if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["True", "[]"]
+
+
 def test_write_card_refuses_hub_models_and_stale_results(model_dir: Path) -> None:
     import dataclasses
 
