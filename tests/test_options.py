@@ -257,6 +257,19 @@ def test_write_figure_renders_a_table_with_its_command(tmp_path: Any) -> None:
     json.dumps(card.model_dump(mode="json"))  # the card stays JSON-able
 
 
+def test_the_card_lists_the_family_options_as_flags() -> None:
+    import re
+
+    from zoo.cardtext import render_body
+    from zoo.catalog import resolve
+
+    r = resolve("stylegan-scenes")
+    body = render_body(r.folder.name, r.card, r.family)
+    (line,) = [x for x in body.splitlines() if x.startswith("Options of this family:")]
+    assert set(re.findall(r"`(--[^`]+)`", line)) == {
+        "--truncation", "--mix-seed", "--mix-layers", "--noise"}  # fmt: skip
+
+
 def test_load_condition_checks_sizes(tmp_path: Any) -> None:
     from PIL import Image
 

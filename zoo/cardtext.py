@@ -183,7 +183,11 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
             "",
         ]
         if family.options:
-            opts = ", ".join("`--" + o.replace("_", "-") + "`" for o in family.options)
+            from zoo.registry.discovery import load_object
+            from zoo.registry.options import describe_options
+
+            fields = describe_options(load_object(family.options))
+            opts = ", ".join(f"`{f.flag}`" for f in fields)
             parts += [f"Options of this family: {opts} (see `zoo sample --help`).", ""]
         if family.can_reconstruct:
             parts += [
