@@ -39,7 +39,8 @@ def model_index_metrics(result: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         info = METRICS[m]
         net = result.get("clip_network") if info.needs == "clip" else result["reference_network"]
-        of = f" ({_short(net)} {info.of})" if info.of else ""
+        reference = _short(net) if info.of and net else None  # pairs read no network
+        of = f" ({reference} {info.of})" if reference else ""
         args = {
             "n": result["n"],
             "seed": result["seed"],
@@ -49,8 +50,8 @@ def model_index_metrics(result: dict[str, Any]) -> list[dict[str, Any]]:
             "untrained": row.get("untrained"),
             "n_real": result["n_real"],
         }
-        if info.of:
-            args["reference"] = _short(net)
+        if reference:
+            args["reference"] = reference
         name = f"{info.title}{of}{options_label(result.get('options'))}"
         out.append({"type": m, "name": name, "value": row["value"], "args": args})
     return out

@@ -129,9 +129,10 @@ def features_of(nets: Networks, s: ImageSet, metrics: Sequence[str], label: str)
             texts = [
                 clip.encode_text(s.prompts[i : i + 256]) for i in range(0, len(s.prompts), 256)
             ]
-        if any(t is None for t in texts):
+        encoded = [t.float().cpu() for t in texts if t is not None]
+        if len(encoded) < len(texts):
             raise RequestError(f"'{nets.clip_id}' encodes no text; it cannot give a CLIP score")
-        out["text_embeddings"] = torch.cat([t.float().cpu() for t in texts])
+        out["text_embeddings"] = torch.cat(encoded)
     if "attributes" in needs and s.prompts is not None:
         out["attributes"] = nets.run(cls.predict_attributes, s.images, f"attributes {label}")
         # the classifier names objects in its own order ("B left of A" for "A right of B")

@@ -267,8 +267,8 @@ def evaluate_reconstruction(
 
     r = p.resolved
     loaded = load(r.name, device=device)
-    c = loaded.generator.config
-    test = load_split(p.dataset, split, c.image_size)["image"][:n]
+    size = loaded.generator.config.image_size  # type: ignore[attr-defined]
+    test = load_split(p.dataset, split, size)["image"][:n]
     results: dict[str, dict[str, float | None]] = {m: {"real_vs_real": None} for m in p.metrics}
     for row, model in (("value", loaded), ("untrained", untrained_twin(loaded))):
         out = torch.cat(
