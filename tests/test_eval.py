@@ -112,6 +112,17 @@ def test_missing_reference_names_the_model_to_train() -> None:
         reference_id("classifier", "nodata")
 
 
+def test_an_autoencoder_is_planned_for_its_reconstructions() -> None:
+    """Its network is no Generator (no ``eval_metrics``): the defaults are ssim and psnr."""
+    from zoo.eval_metrics import default_metrics
+    from zoo.eval_plan import plan
+
+    assert plan("ae-digits").metrics == ("ssim", "psnr")
+    assert default_metrics(("unconditional",), object) == tuple(DISTRIBUTION)
+    with pytest.raises(RequestError, match="only its reconstructions are scored"):
+        plan("ae-digits", "fid")
+
+
 def test_a_reference_network_is_not_evaluated(reference: list[str], tiny_dcgan: Path) -> None:
     from zoo.eval_plan import plan
 

@@ -73,8 +73,11 @@ def parse_metrics(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def default_metrics(capabilities: Sequence[str], generator_class: Any = None) -> tuple[str, ...]:
-    """The generator class's ``eval_metrics``, else the union for its capabilities."""
-    own = generator_class.eval_metrics if generator_class is not None else None
+    """The generator class's ``eval_metrics``, else the union for its capabilities.
+
+    A class without the attribute (an autoencoder's network is no Generator) has no own.
+    """
+    own = getattr(generator_class, "eval_metrics", None)
     if own:
         return parse_metrics(list(own)) or ()
     wanted = {m for cap in capabilities for m in CAPABILITY_METRICS.get(cap, ())}
