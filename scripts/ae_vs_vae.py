@@ -80,7 +80,7 @@ def main() -> None:
         for r in rows:
             print(r)
     if args.write_card:
-        from zoo.evaluate import write_figure
+        from zoo.eval_card import write_figure
 
         cmd = f"python scripts/ae_vs_vae.py --n {args.n} --write-card"
         note = (

@@ -16,7 +16,7 @@ import torch
 
 import zoo
 from zoo.data import load_split
-from zoo.evaluate import untrained_twin
+from zoo.eval_plan import untrained_twin
 
 MODEL = "cyclegan-daynight"
 
@@ -58,7 +58,7 @@ def main() -> None:
     for r in rows:
         print(r)
     if args.write_card:
-        from zoo.evaluate import write_figure
+        from zoo.eval_card import write_figure
 
         write_figure(
             MODEL,

@@ -20,7 +20,7 @@ import sys
 import torch
 
 import zoo
-from zoo.evaluate import write_figure
+from zoo.eval_card import write_figure
 from zoo.plugins.datasets import scenes
 
 SEEN = (("red", "circle"), ("blue", "square"), ("green", "triangle"))

@@ -19,7 +19,7 @@ import torch
 
 import zoo
 from zoo.data import load_split
-from zoo.evaluate import write_figure
+from zoo.eval_card import write_figure
 
 HEADS = ("shape1", "colour1", "size1", "position1", "count")
 

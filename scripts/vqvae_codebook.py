@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 import zoo
 from zoo.data import load_split
-from zoo.evaluate import ImageSet, Networks, features_of, load_reference, score_set, to_8bit
+from zoo.eval_score import ImageSet, Networks, features_of, load_reference, score_set, to_8bit
 
 METRICS = ("fid", "precision", "recall")
 
@@ -100,7 +100,7 @@ def main() -> None:
         for row in rows:
             print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     if args.write_card:
-        from zoo.evaluate import write_figure
+        from zoo.eval_card import write_figure
 
         write_figure(
             args.model,

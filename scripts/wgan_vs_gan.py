@@ -127,7 +127,7 @@ def main() -> None:
     for r in rows:
         print(r)
     if args.write_card:
-        from zoo.evaluate import write_figure
+        from zoo.eval_card import write_figure
 
         cmd = f"python scripts/wgan_vs_gan.py --updates {args.updates} --every {args.every} --write-card"
         note = (

@@ -61,7 +61,7 @@ def test_truncation_trades_variety_for_fidelity() -> None:
 
 
 def test_truncation_sweep_is_in_the_card_and_the_leaderboard() -> None:
-    from zoo.evaluate import leaderboard_rows
+    from zoo.eval_card import leaderboard_rows
 
     card = zoo.load("biggan-digits").card
     names = {m["name"] for e in card.model_index for r in e["results"] for m in r["metrics"]}

@@ -106,19 +106,30 @@ def test_bad_input_fails_fast(tiny_dcgan: Path, args: list[str], message: str) -
 
 
 def test_missing_reference_names_the_model_to_train() -> None:
-    from zoo.evaluate import reference_id
+    from zoo.eval_plan import reference_id
 
     with pytest.raises(UnknownModelError, match=r"`zoo train classifier --data nodata --out cards/classifier-nodata`"):  # fmt: skip
         reference_id("classifier", "nodata")
 
 
+def test_an_autoencoder_is_planned_for_its_reconstructions() -> None:
+    """Its network is no Generator (no ``eval_metrics``): the defaults are ssim and psnr."""
+    from zoo.eval_metrics import default_metrics
+    from zoo.eval_plan import plan
+
+    assert plan("ae-digits").metrics == ("ssim", "psnr")
+    assert default_metrics(("unconditional",), object) == tuple(DISTRIBUTION)
+    with pytest.raises(RequestError, match="only its reconstructions are scored"):
+        plan("ae-digits", "fid")
+
+
 def test_a_reference_network_is_not_evaluated(reference: list[str], tiny_dcgan: Path) -> None:
-    from zoo.evaluate import plan
+    from zoo.eval_plan import plan
 
     with pytest.raises(RequestError, match="is a reference network"):
         plan(reference[-1] if reference else "classifier-digits")
     with pytest.raises(RequestError, match="--reference takes a reference network"):
-        from zoo.evaluate import load_reference
+        from zoo.eval_score import load_reference
 
         load_reference(str(tiny_dcgan), "cpu")
 
@@ -126,7 +137,7 @@ def test_a_reference_network_is_not_evaluated(reference: list[str], tiny_dcgan: 
 def test_write_card_merges_and_leaderboard_lists(model_dir: Path) -> None:
     from zoo.catalog import resolve
     from zoo.cli.evaluate import _render, tables
-    from zoo.evaluate import leaderboard_rows, write_card
+    from zoo.eval_card import leaderboard_rows, write_card
     from zoo.registry import hookimpl
     from zoo.registry.discovery import Registry, get_registry, reset_registry
     from zoo.registry.schemas import ModelSpec
@@ -165,11 +176,34 @@ def test_write_card_merges_and_leaderboard_lists(model_dir: Path) -> None:
     assert "| *untrained dcgan* | 100 | 90 | 1.1 |" in text
 
 
+def test_the_card_side_loads_no_scoring_code(model_dir: Path) -> None:
+    """Writing a card, rendering its Evaluation section and reading the leaderboard import
+    neither the scoring modules nor torch (the metric table lives apart from both)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from zoo.catalog import resolve
+from zoo.eval_card import leaderboard_rows, write_card
+path = write_card({{"model": {str(model_dir)!r}, "revision": resolve({str(model_dir)!r}).revision,
+    "n": 100, "seed": 0, "sampler": "one-shot", "reference_network": "classifier-digits",
+    "dataset": "digits", "split": "test", "n_real": 180,
+    "metrics": {{"fid": {{"value": 9.0, "real_vs_real": 0.5, "untrained": 90.0}}}}}})
+leaderboard_rows()
+print("FID (classifier-digits features) ↓ | 9 | 0.5 | 90 |" in path.read_text())
+print(sorted(m for m in ("torch", "zoo.evaluate", "zoo.eval_score") if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["True", "[]"]
+
+
 def test_write_card_refuses_hub_models_and_stale_results(model_dir: Path) -> None:
     import dataclasses
 
     from zoo.catalog import resolve
-    from zoo.evaluate import check_writable, write_card
+    from zoo.eval_card import check_writable, write_card
 
     hub = dataclasses.replace(resolve(str(model_dir)), name="hf:org/dcgan-tiny", source="hub")
     with pytest.raises(
@@ -184,7 +218,7 @@ def test_write_card_refuses_hub_models_and_stale_results(model_dir: Path) -> Non
 def test_per_image_conditions_draw_one_request_each(tiny_cgan: Path, tmp_path: Path) -> None:
     """The path of conditioned families: image k gets its own fields (here a label)."""
     from zoo.api import load
-    from zoo.evaluate import draw
+    from zoo.eval_plan import draw
 
     model = load(str(tiny_cgan), device="cpu")
     base = {"n": 6, "seed": 3, "batch_size": 4, "sampler": "one-shot"}
@@ -199,7 +233,7 @@ def test_per_image_conditions_draw_one_request_each(tiny_cgan: Path, tmp_path: P
 def test_text_metrics_on_scenes_with_untrained_networks() -> None:
     """CLIP score and prompt accuracy plumbing: real scenes, their captions, untrained nets."""
     from zoo.data import load_split
-    from zoo.evaluate import ImageSet, Networks, features_of, score_set, wanted_attributes
+    from zoo.eval_score import ImageSet, Networks, features_of, score_set, wanted_attributes
     from zoo.plugins.classifier.config import ClassifierConfig
     from zoo.plugins.classifier.model import ClassifierNetwork
     from zoo.plugins.clip.config import ClipConfig

@@ -75,7 +75,7 @@ def _test_pairs(n: int = 32) -> dict[str, torch.Tensor]:
 
 def test_shipped_pix2pix_is_closer_to_the_truth_than_its_input(tmp_path) -> None:
     from zoo import metrics as M
-    from zoo.evaluate import untrained_twin
+    from zoo.eval_plan import untrained_twin
 
     model = zoo.load("pix2pix-scenes-edges")
     twin = untrained_twin(model)

@@ -8,6 +8,10 @@
     plugins/nn/, plugins/samplers/   zoo.registry and each other
     registry/         zoo.registry only, and no torch at module level
 
+and no two modules import each other at module level, however long the loop
+(``zoo.cardtext`` reads the metric table from ``zoo.eval_metrics``, not from the
+evaluation that writes cards).
+
 No module is imported to check this. Imports under ``if TYPE_CHECKING:`` count for the
 layers (they are still a dependency) but not for torch at module level.
 """
@@ -15,6 +19,7 @@ layers (they are still a dependency) but not for torch at module level.
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -176,6 +181,46 @@ def test_the_app_never_imports_a_plugin() -> None:
     check(scan(("zoo",)), ALLOWED_APP_IMPORTS)
 
 
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the modules of ``sources`` (file -> text) it imports when it is imported.
+
+    Only module-level imports outside ``if TYPE_CHECKING:`` count; ``from package import
+    submodule`` counts as importing the package.
+    """
+    files = {module_name(file): file for file in sources}
+    return {
+        module: {
+            imp.module
+            for imp in imports(file, sources[file])
+            if imp.module_level
+            and not imp.type_checking
+            and imp.module in files
+            and imp.module != module
+        }
+        for module, file in files.items()
+    }
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import loop of ``graph``, each module importing the next and the first repeated
+    at the end; [] if there is none."""
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as err:
+        return list(reversed(err.args[1]))  # graphlib lists each importer after its import
+    return []
+
+
+def test_no_module_level_import_cycle() -> None:
+    sources = {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for layer in LAYERS
+        for path in sorted((ROOT / layer).rglob("*.py"))
+    }
+    loop = cycle(import_graph(sources))
+    assert not loop, "an import loop at module level: " + " imports ".join(loop)
+
+
 # -- the checker itself ------------------------------------------------------------------
 
 
@@ -225,3 +270,24 @@ def test_the_checker_finds_each_kind_of_violation(
     file: str, source: str, expected: list[tuple[int, str]]
 ) -> None:
     assert [(v.line, v.module) for v in violations(file, source)] == expected
+
+
+def test_the_checker_finds_an_import_cycle() -> None:
+    sources = {
+        "zoo/cardtext.py": "from zoo.evaluate import METRICS\n",
+        "zoo/evaluate.py": "import json\nfrom zoo.eval_card import write_card\n",
+        "zoo/eval_card.py": "from zoo import cardtext\n",
+        # imports inside functions or under TYPE_CHECKING do not run at import time
+        "zoo/api.py": (
+            "def f():\n    from zoo.catalog import r\nif TYPE_CHECKING:\n    import zoo.catalog\n"
+        ),
+        "zoo/catalog.py": "from zoo.api import load\n",
+    }
+    loop = cycle(import_graph(sources))
+    assert loop[0] == loop[-1] and set(zip(loop, loop[1:], strict=False)) == {
+        ("zoo.cardtext", "zoo.evaluate"),
+        ("zoo.evaluate", "zoo.eval_card"),
+        ("zoo.eval_card", "zoo.cardtext"),
+    }
+    del sources["zoo/eval_card.py"]
+    assert cycle(import_graph(sources)) == []

@@ -203,7 +203,7 @@ def test_prompt_accuracy_checks_only_what_the_prompt_names() -> None:
 
 
 def test_metric_catalogue_is_one_list() -> None:
-    from zoo.evaluate import METRIC_NAMES, METRICS, parse_metrics
+    from zoo.eval_metrics import METRIC_NAMES, METRICS, parse_metrics
 
     assert tuple(METRICS) == METRIC_NAMES
     assert parse_metrics("FID, is,fid") == ("fid", "is")

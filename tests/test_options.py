@@ -203,7 +203,8 @@ def test_ar_sampler_refuses_rerank_without_score_and_steps() -> None:
 
 
 def test_parse_options_and_labels() -> None:
-    from zoo.evaluate import options_label, parse_options
+    from zoo.eval_metrics import options_label
+    from zoo.evaluate import parse_options
 
     opts = parse_options(["truncation=0.5", "direction=b2a", "noise=false", "top-k=4"])
     assert opts == {"truncation": 0.5, "direction": "b2a", "noise": False, "top_k": 4}
@@ -230,7 +231,7 @@ def test_write_figure_renders_a_table_with_its_command(tmp_path: Any) -> None:
     import shutil
 
     from zoo.catalog import resolve
-    from zoo.evaluate import write_figure
+    from zoo.eval_card import write_figure
     from zoo.registry.cards import read_card
 
     folder = tmp_path / "dcgan-copy"
@@ -254,6 +255,19 @@ def test_write_figure_renders_a_table_with_its_command(tmp_path: Any) -> None:
     with pytest.raises(RequestError, match="figure key"):
         write_figure(str(folder), "Bad Key", title="t", command="c", columns=["a"], rows=[])
     json.dumps(card.model_dump(mode="json"))  # the card stays JSON-able
+
+
+def test_the_card_lists_the_family_options_as_flags() -> None:
+    import re
+
+    from zoo.cardtext import render_body
+    from zoo.catalog import resolve
+
+    r = resolve("stylegan-scenes")
+    body = render_body(r.folder.name, r.card, r.family)
+    (line,) = [x for x in body.splitlines() if x.startswith("Options of this family:")]
+    assert set(re.findall(r"`(--[^`]+)`", line)) == {
+        "--truncation", "--mix-seed", "--mix-layers", "--noise"}  # fmt: skip
 
 
 def test_load_condition_checks_sizes(tmp_path: Any) -> None:

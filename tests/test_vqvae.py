@@ -215,7 +215,7 @@ def test_images():
 
 def test_reconstructions_beat_trivial_baselines(shipped, test_images) -> None:
     from zoo import metrics as M
-    from zoo.evaluate import to_8bit
+    from zoo.eval_score import to_8bit
 
     x = test_images
     out = to_8bit(shipped.reconstruct(x)["output"])

@@ -1,8 +1,9 @@
 """Model card text, rendered from the card's data: never typed by hand.
 
-``zoo train`` (and later ``zoo eval``) write figures into the card's YAML;
-the markdown body is made from them here, so the prose cannot drift from the
-numbers.
+``zoo train`` and ``zoo eval`` write figures into the card's YAML; the markdown
+body is made from them here, so the prose cannot drift from the numbers. The
+metric titles and directions come from ``zoo.eval_metrics``, which imports none
+of the scoring code.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from zoo.eval_metrics import METRICS
 from zoo.registry.schemas import FamilySpec, ModelCard
 
 PIPELINE_TAGS = {
@@ -51,8 +53,6 @@ def _evaluation(model_index: list[dict[str, Any]]) -> list[str]:
     (``real_vs_real``, ``untrained``) with ``n``, ``seed`` and ``sampler``; metrics
     measured with other settings get a table of their own.
     """
-    from zoo.evaluate import METRICS
-
     parts = ["## Evaluation", ""]
     intro_done = False
     for entry in model_index:
@@ -183,7 +183,11 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
             "",
         ]
         if family.options:
-            opts = ", ".join("`--" + o.replace("_", "-") + "`" for o in family.options)
+            from zoo.registry.discovery import load_object
+            from zoo.registry.options import describe_options
+
+            fields = describe_options(load_object(family.options))
+            opts = ", ".join(f"`{f.flag}`" for f in fields)
             parts += [f"Options of this family: {opts} (see `zoo sample --help`).", ""]
         if family.can_reconstruct:
             parts += [

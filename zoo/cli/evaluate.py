@@ -26,7 +26,7 @@ def _align(rows: list[list[str]]) -> str:
 
 
 def _arrow(metric: str) -> str:
-    from zoo.evaluate import METRICS
+    from zoo.eval_metrics import METRICS
 
     info = METRICS.get(metric)
     return "" if info is None else (" ↑" if info.higher_is_better else " ↓")
@@ -103,14 +103,9 @@ def eval_cmd(
       zoo eval runs/dcgan --write-card
       zoo eval biggan-digits --option truncation=0.5 --write-card
     """
-    from zoo.evaluate import (
-        check_numbers,
-        check_options,
-        check_writable,
-        evaluate,
-        parse_options,
-        plan,
-    )
+    from zoo.eval_card import check_writable
+    from zoo.eval_plan import plan
+    from zoo.evaluate import check_numbers, check_options, evaluate, parse_options
 
     check_numbers(n, seed, batch_size)  # bad input fails here, before any weights load
     options = parse_options(option_pairs)
@@ -131,7 +126,7 @@ def eval_cmd(
     )
     path = None
     if write_card:
-        from zoo.evaluate import write_card as write
+        from zoo.eval_card import write_card as write
 
         path = write(result, model)
     if as_json:
@@ -143,7 +138,7 @@ def eval_cmd(
 
 
 def _report(result: dict[str, Any]) -> str:
-    from zoo.evaluate import METRICS
+    from zoo.eval_metrics import METRICS
 
     head = (
         f"{result['model']} ({result['revision']}): {result['n']} images, seed {result['seed']}, "
@@ -176,7 +171,7 @@ def tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     with the models sorted by their first metric, then the real-vs-real row(s), then
     the untrained rows: one per family, or one per model where their configs differ.
     """
-    from zoo.evaluate import METRIC_NAMES, METRICS
+    from zoo.eval_metrics import METRIC_NAMES, METRICS
 
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
@@ -222,7 +217,7 @@ def tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _render(table: dict[str, Any], markdown: bool) -> str:
-    from zoo.evaluate import METRICS
+    from zoo.eval_metrics import METRICS
 
     ref = f", features of {table['reference']}" if table["reference"] else ""
     title = f"{table['dataset']} ({table['split']} split{ref})"
@@ -248,7 +243,7 @@ def leaderboard(markdown: bool, as_json: bool) -> None:
     metric, followed by the reference rows: real data (train split against test
     split) and an untrained generator of each family.
     """
-    from zoo.evaluate import leaderboard_rows
+    from zoo.eval_card import leaderboard_rows
 
     rows = leaderboard_rows()
     if as_json:
