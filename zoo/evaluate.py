@@ -123,8 +123,10 @@ def evaluate(
         reference: a reference network instead of ``classifier-<dataset>``.
         cache_dir: where drawn images are kept (default ``cache_root()``).
         progress: progress bars on stderr.
-        options: request options every image is drawn with (the family's OPTIONS,
-            e.g. {"truncation": 0.5}); figures with options are kept apart in the card.
+        options: request options every image is drawn with: the family's and the
+            sampler's options (e.g. {"truncation": 0.5}) and the shared sampler fields
+            "sampler", "steps", "guidance" (e.g. {"sampler": "ddim", "steps": 20});
+            figures with options are kept apart in the card.
         split: the split real images and conditions come from ("test"; scenes also
             have "heldout", the attribute pairs training never saw).
 
@@ -159,7 +161,9 @@ def evaluate(
     #    targets are the other domain)
     from zoo.api import make_request
 
-    family_options = r.options(make_request(options=options))["family"]
+    drawing = {k: options[k] for k in SAMPLER_FIELDS if k in options}
+    own_options = {k: v for k, v in options.items() if k not in SAMPLER_FIELDS}
+    family_options = r.options(make_request(options=own_options, **drawing))["family"]
     sides = loaded.generator.eval_datasets(family_options)
     real_ds, cond_ds = sides or (p.dataset, p.dataset)
     ref_shape = shape_of(nets.classifier)
@@ -178,13 +182,14 @@ def evaluate(
         own = load_split(cond_ds, split, gen_shape[-1])
 
     # 3. draw from the model and from its untrained twin (cached, resumable)
-    sampler = loaded.sampler_name(SampleRequest(n=n, seed=seed))
+    sampler = loaded.sampler_name(SampleRequest(n=n, seed=seed, sampler=drawing.get("sampler")))
     request = {
         "n": n,
         "seed": seed,
         "batch_size": batch_size,
+        **drawing,
         "sampler": sampler,
-        "options": options,
+        "options": own_options,
     }
     key = {"seed": seed, "sampler": sampler, "dataset": p.dataset, "conditions": conditioned}
     if options or split != TEST_SPLIT:  # (keys of older caches stay as they were)
@@ -299,6 +304,10 @@ def evaluate_reconstruction(
     }
 
 
+# request fields `zoo eval --option` takes beside options: they choose how images are drawn
+SAMPLER_FIELDS = ("sampler", "steps", "guidance")
+
+
 def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[str, Any]:
     """Validate eval ``options`` as request fields the model's family accepts; sorted copy."""
     from pydantic import ValidationError
@@ -309,14 +318,18 @@ def check_options(resolved: Resolved, options: dict[str, Any] | None) -> dict[st
     options = dict(sorted((options or {}).items()))
     if not options:
         return {}
+    fields = {k: options[k] for k in SAMPLER_FIELDS if k in options}
     try:
-        request = SampleRequest(options=options)
+        request = SampleRequest(
+            options={k: v for k, v in options.items() if k not in SAMPLER_FIELDS}, **fields
+        )
     except ValidationError as err:
         raise RequestError(format_validation(err)) from None
     resolved.check(request)
     validated = resolved.options(request)
     values = {k: v for opts in validated.values() for k, v in opts.model_dump().items()}
-    return {k: values[k] for k in request.options}
+    values.update(request.model_dump(include=set(fields)))
+    return {k: values[k] for k in options}
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from zoo.registry.errors import RequestError
+
 ROWS = (("value", "model"), ("real_vs_real", "real vs real"), ("untrained", "untrained"))
 
 
@@ -53,9 +55,12 @@ def _arrow(metric: str) -> str:
     "option_pairs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Draw with a request option of the model's family (repeatable), e.g. "
+    help="Draw with an option of the model's family or sampler (repeatable), e.g. "
     "truncation=0.5, direction=b2a, stage=1, rerank=8; figures per setting stay apart.",
 )
+@click.option("--sampler", help="Draw with this sampler (default: the model's).")
+@click.option("--steps", type=int, help="Sampler steps (iterative samplers).")
+@click.option("--guidance", type=float, help="Guidance scale (diffusion models).")
 @click.option(
     "--split",
     default="test",
@@ -80,6 +85,9 @@ def eval_cmd(
     batch_size: int,
     reference: str | None,
     option_pairs: tuple[str, ...],
+    sampler: str | None,
+    steps: int | None,
+    guidance: float | None,
     split: str,
     device: str | None,
     cache_dir: str | None,
@@ -102,6 +110,9 @@ def eval_cmd(
       zoo eval cgan-digits -n 1000 --metrics fid,is --json
       zoo eval runs/dcgan --write-card
       zoo eval biggan-digits --option truncation=0.5 --write-card
+      zoo eval ddpm-digits --sampler dpm++2m --steps 20 --guidance 3
+
+    --sampler, --steps and --guidance are kept with the figures like options.
     """
     from zoo.eval_card import check_writable
     from zoo.eval_plan import plan
@@ -109,6 +120,12 @@ def eval_cmd(
 
     check_numbers(n, seed, batch_size)  # bad input fails here, before any weights load
     options = parse_options(option_pairs)
+    given = {"sampler": sampler, "steps": steps, "guidance": guidance}
+    for key, value in given.items():
+        if value is not None:
+            if key in options:
+                raise RequestError(f"--{key} is given twice (as --{key} and --option)")
+            options[key] = value
     p = plan(model, metrics, reference)
     options = check_options(p.resolved, options)
     if write_card:
