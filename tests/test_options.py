@@ -283,3 +283,17 @@ def test_load_condition_checks_sizes(tmp_path: Any) -> None:
         load_condition(tmp_path / "a.png", 1, min_size=32, max_size=64)
     with pytest.raises(RequestError, match="does not exist"):
         load_condition(tmp_path / "missing.png", 3)
+
+
+def test_eval_options_take_the_sampler_fields() -> None:
+    from zoo.catalog import resolve
+    from zoo.evaluate import check_options
+
+    r = resolve("dalle-scenes")
+    assert check_options(r, {"top_k": 5, "sampler": "ar"}) == {"sampler": "ar", "top_k": 5}
+    with pytest.raises(RequestError, match="--guidance does not apply"):
+        check_options(r, {"guidance": 2})
+    with pytest.raises(RequestError, match="--steps does not apply to 'dcgan-digits'"):
+        check_options(resolve("dcgan-digits"), {"steps": 10})
+    with pytest.raises(RequestError, match="unknown sampler"):
+        check_options(r, {"sampler": "nope"})
