@@ -295,5 +295,7 @@ def test_eval_options_take_the_sampler_fields() -> None:
         check_options(r, {"guidance": 2})
     with pytest.raises(RequestError, match="--steps does not apply to 'dcgan-digits'"):
         check_options(resolve("dcgan-digits"), {"steps": 10})
-    with pytest.raises(RequestError, match="unknown sampler"):
+    from zoo.registry.errors import ZooError
+
+    with pytest.raises(ZooError, match="unknown sampler 'nope'"):
         check_options(r, {"sampler": "nope"})
