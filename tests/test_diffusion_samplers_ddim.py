@@ -93,7 +93,8 @@ def toy(learned: bool = False, constant_x0: float | None = None, **schedule: Any
     gen = ToyDenoiser(
         ToyConfig(learned=learned, constant_x0=constant_x0, schedule=NoiseSchedule(**schedule))
     )
-    return gen.eval()  # type: ignore[return-value]
+    gen.eval()
+    return gen
 
 
 def run_zoo(sampler: DiffusionSampler, gen: ToyDenoiser, steps: int, opts: Options) -> Any:
@@ -122,14 +123,15 @@ def diffusers_config(s: NoiseSchedule, spacing: str | None) -> dict[str, Any]:
     )
 
 
-def run_diffusers(gen: ToyDenoiser, steps: int, opts: Options) -> Any:
+def run_diffusers(gen: ToyDenoiser, steps: int, opts: DDPMOptions | DDIMOptions) -> Any:
     """x_0 of diffusers' set_timesteps / scale_model_input / step loop, same generators."""
     from diffusers import DDIMScheduler, DDPMScheduler
     from diffusers.utils.torch_utils import randn_tensor
 
     s = gen.schedule()
-    config = diffusers_config(s, opts.timestep_spacing)  # type: ignore[attr-defined]
+    config = diffusers_config(s, opts.timestep_spacing)
     kwargs: dict[str, Any] = {}
+    scheduler: Any
     if isinstance(opts, DDPMOptions):
         variance = opts.variance_type or s.variance_type
         scheduler = DDPMScheduler(variance_type=variance, **config)
@@ -138,7 +140,7 @@ def run_diffusers(gen: ToyDenoiser, steps: int, opts: Options) -> Any:
         variance = "fixed_small"
         scheduler = DDIMScheduler(**config)  # set_alpha_to_one: final alpha_bar = 1
         scheduler.set_timesteps(steps)
-        kwargs["eta"] = opts.eta  # type: ignore[attr-defined]
+        kwargs["eta"] = opts.eta
         if config["timestep_spacing"] == "linspace":
             # DDIMScheduler.step goes from t to t - T // num_inference_steps, not to the
             # next timestep it set (diffusers issue #12633). linspace strides by
@@ -159,7 +161,9 @@ def run_diffusers(gen: ToyDenoiser, steps: int, opts: Options) -> Any:
     return x, gen.seen
 
 
-def parity(sampler: DiffusionSampler, gen: ToyDenoiser, steps: int, opts: Options) -> float:
+def parity(
+    sampler: DiffusionSampler, gen: ToyDenoiser, steps: int, opts: DDPMOptions | DDIMOptions
+) -> float:
     """Max |zoo - diffusers| over every step's x_t and the final x_0."""
     x_zoo, seen_zoo = run_zoo(sampler, gen, steps, opts)
     x_ref, seen_ref = run_diffusers(gen, steps, opts)

@@ -105,7 +105,7 @@ class DDPMSampler(DiffusionSampler):
             elif variance_type == "fixed_large":
                 std = beta.sqrt()
             else:
-                f = (v + 1) / 2  # type: ignore[operator]
+                f = (v + 1) / 2
                 std = torch.exp(0.5 * (f * beta.log() + (1 - f) * beta_tilde.log()))
             x = mean + std * z
         return x
