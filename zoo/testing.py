@@ -445,6 +445,8 @@ def _check_generator(
             sampler_options=split["sampler"],
             device=torch.device("cpu"),
             batch_size=request.batch_size,
+            steps=request.steps,
+            guidance=request.guidance,
         )
         return sampler.sample(generator, draw)
 

@@ -59,3 +59,29 @@ def register_samplers(register):
             description="ancestral Euler: each step adds fresh noise from the image's own seed",
         )
     )
+    register(
+        SamplerSpec(
+            name="ddpm",
+            process="diffusion",
+            sampler="zoo.plugins.samplers.ddpm:DDPMSampler",
+            options="zoo.plugins.samplers.options:DDPMOptions",
+            takes=("steps", "guidance"),
+            description=(
+                "ancestral sampling (Ho et al. 2020): fixed-small, fixed-large or learned "
+                "variance; fewer steps than training run the respaced chain"
+            ),
+        )
+    )
+    register(
+        SamplerSpec(
+            name="ddim",
+            process="diffusion",
+            sampler="zoo.plugins.samplers.ddim:DDIMSampler",
+            options="zoo.plugins.samplers.options:DDIMOptions",
+            takes=("steps", "guidance"),
+            description=(
+                "DDIM (Song et al. 2021): deterministic at eta 0, stochastic up to eta 1; "
+                "timestep spacing leading, trailing or linspace"
+            ),
+        )
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from zoo.registry.diffusion import Spacing
+from zoo.registry.diffusion import Spacing, Variance
 from zoo.registry.options import Options
 
 
@@ -61,4 +61,41 @@ class EulerOptions(Options):
     timestep_spacing: Spacing = Field(
         default="linspace",
         description="how the steps pick training timesteps: linspace, leading or trailing",
+    )
+
+
+class DDPMOptions(Options):
+    """Ancestral sampling: the reverse-process variance and the timesteps it visits."""
+
+    variance_type: Variance | None = Field(
+        default=None,
+        description=(
+            "reverse-process variance: fixed_small (beta tilde), fixed_large (beta) or "
+            "learned_range (the network's extra channels; default: the model's schedule)"
+        ),
+    )
+    timestep_spacing: Spacing | None = Field(
+        default=None,
+        description=(
+            "training timesteps visited with fewer steps: leading, trailing or linspace "
+            "(default: the model's schedule)"
+        ),
+    )
+
+
+class DDIMOptions(Options):
+    """DDIM: how stochastic each step is, and the timesteps it visits."""
+
+    eta: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="noise of each step: 0 deterministic (DDIM), 1 the DDPM posterior's",
+    )
+    timestep_spacing: Spacing | None = Field(
+        default=None,
+        description=(
+            "training timesteps visited: leading, trailing or linspace "
+            "(default: the model's schedule)"
+        ),
     )
