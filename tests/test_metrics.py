@@ -209,3 +209,14 @@ def test_metric_catalogue_is_one_list() -> None:
     assert parse_metrics("FID, is,fid") == ("fid", "is")
     with pytest.raises(RequestError, match="unknown metric 'fdi'; choose from fid, is, kid"):
         parse_metrics("fid,fdi")
+
+
+def test_label_accuracy_counts_the_classifiers_agreement() -> None:
+    from zoo.metrics import label_accuracy
+    from zoo.registry.errors import RequestError
+
+    logits = torch.tensor([[5.0, 0.0, 0.0], [0.0, 2.0, 1.0], [0.0, 3.0, 4.0], [1.0, 0.0, 0.0]])
+    assert label_accuracy(logits, torch.tensor([0, 1, 2, 2])) == 0.75
+    assert label_accuracy(logits, torch.tensor([1, 0, 0, 1])) == 0.0
+    with pytest.raises(RequestError, match="3 classes"):
+        label_accuracy(logits, torch.tensor([0, 1, 2, 3]))

@@ -16,7 +16,16 @@ from typing import Any, Literal, get_args
 from zoo.registry.errors import RequestError
 
 MetricName = Literal[
-    "fid", "is", "kid", "precision", "recall", "ssim", "psnr", "clip_score", "prompt_accuracy"
+    "fid",
+    "is",
+    "kid",
+    "precision",
+    "recall",
+    "label_accuracy",
+    "ssim",
+    "psnr",
+    "clip_score",
+    "prompt_accuracy",
 ]
 METRIC_NAMES: tuple[str, ...] = get_args(MetricName)
 Needs = Literal["features", "logits", "clip", "attributes", "pairs"]
@@ -39,6 +48,7 @@ METRICS: dict[str, MetricInfo] = {
     "kid": MetricInfo("KID", False, "features"),
     "precision": MetricInfo("Precision", True, "features", "features, k=3"),
     "recall": MetricInfo("Recall", True, "features", "features, k=3"),
+    "label_accuracy": MetricInfo("Label accuracy", True, "logits", "class logits"),
     "ssim": MetricInfo("SSIM", True, "pairs", ""),
     "psnr": MetricInfo("PSNR (dB)", True, "pairs", ""),
     "clip_score": MetricInfo("CLIP score", True, "clip", "embeddings"),
@@ -51,7 +61,7 @@ DISTRIBUTION = ("fid", "is", "kid", "precision", "recall")
 # capability -> default metrics; a model gets the union over its capabilities
 CAPABILITY_METRICS: dict[str, tuple[str, ...]] = {
     "unconditional": DISTRIBUTION,
-    "class": DISTRIBUTION,
+    "class": (*DISTRIBUTION, "label_accuracy"),
     "text": (*DISTRIBUTION, "clip_score", "prompt_accuracy"),
     "image": ("ssim", "psnr"),
     "control": ("ssim", "psnr"),

@@ -41,6 +41,7 @@ class ImageSet:
     images: torch.Tensor
     prompts: list[str] | None = None
     targets: torch.Tensor | None = None
+    labels: torch.Tensor | None = None  # (N,) the class each image should show
 
 
 def to_8bit(images: torch.Tensor) -> torch.Tensor:
@@ -184,6 +185,11 @@ def score_set(
             value = M.inception_score(side["logits"], M.is_splits(len(side["logits"])))[0]
         elif m == "clip_score":
             value = M.clip_score(side["image_embeddings"], side["text_embeddings"])
+        elif m == "label_accuracy":
+            if s.labels is None:
+                value = None
+            else:
+                value = M.label_accuracy(side["logits"], s.labels)
         elif m == "prompt_accuracy":
             wanted = wanted_attributes(dataset, s.prompts or [])
             if side.get("canonical") is not None:

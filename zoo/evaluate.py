@@ -135,6 +135,8 @@ def evaluate(
         n_real, metrics: {name: {value, real_vs_real, untrained}}, notes, cache,
         written}; "written" counts the model's images drawn now (0 on a rerun).
     """
+    import torch
+
     from zoo.api import load
     from zoo.data import load_split
     from zoo.registry.schemas import SampleRequest
@@ -217,13 +219,23 @@ def evaluate(
     if "text" in family.capabilities and "caption" in test:
         prompts = [test["caption"][i] for i in index]
     targets = to_8bit(own["image"][index]) if "pairs" in p.needs else None
+    labels = real_labels = None
+    if "class" in family.capabilities:
+        from zoo.registry.contracts import Conditions
+        from zoo.registry.seeds import image_seeds
+
+        drawn = loaded.generator.drawn_labels(Conditions(), image_seeds(seed, n))
+        labels = torch.tensor(drawn) if drawn is not None else None
+        if "label" in rows:
+            real_labels = rows["label"][:n_rows]
     sets = {
-        "value": ImageSet(images, prompts, targets),
+        "value": ImageSet(images, prompts, targets, labels),
         "real_vs_real": ImageSet(
             to_8bit(rows["image"][:n_rows]),
             list(rows["caption"][:n_rows]) if prompts is not None else None,
+            labels=real_labels,
         ),
-        "untrained": ImageSet(untrained, prompts, targets),
+        "untrained": ImageSet(untrained, prompts, targets, labels),
     }
 
     # 4. features once per image set; 5. metrics

@@ -431,3 +431,25 @@ def is_splits(n: int) -> int:
 def finite_or_none(value: float) -> float | None:
     """JSON and YAML cards hold no Inf/NaN: PSNR of identical images becomes None."""
     return value if math.isfinite(value) else None
+
+
+def label_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of images a classifier assigns to the class they were drawn for.
+
+    Args:
+        logits: (N, K) class logits of the images.
+        labels: (N,) int class each image was asked to show.
+
+    Returns:
+        Accuracy in [0, 1].
+    """
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        raise RequestError(
+            f"label accuracy needs (N, K) logits and (N,) labels; got {tuple(logits.shape)} "
+            f"and {tuple(labels.shape)}"
+        )
+    if int(labels.max()) >= logits.shape[1] or int(labels.min()) < 0:
+        raise RequestError(
+            f"labels reach {int(labels.max())} but the reference network has {logits.shape[1]} classes"
+        )
+    return float((logits.argmax(1).cpu() == labels.long().cpu()).float().mean())
