@@ -210,6 +210,11 @@ def list_models(
                     family=res.family.name,
                     process=res.family.process,
                     sampler=res.default_sampler(),
+                    samplers=sorted(
+                        name
+                        for name, s in reg.samplers.items()
+                        if s.process == res.family.process
+                    ),
                     capabilities=list(res.family.capabilities),
                     kind=res.family.kind,
                     options=option_names(res),
