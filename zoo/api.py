@@ -49,14 +49,16 @@ class Samples:
         return to_pil(self.images)
 
     def save(self, out: str | Path, *, nrow: int | None = None, force: bool = False) -> list[Path]:
-        """Write a grid (``out`` ends in .png) or a folder of one PNG per image.
+        """Write a grid (``out`` ends in .png) or a folder of one PNG per image (any other
+        path, or one ending in a slash).
 
         Returns the written paths. Existing files are kept unless ``force``.
         """
-        from zoo.images import grid, save_png, to_pil
+        from zoo.images import grid, output_kind, save_png, to_pil
 
+        kind = output_kind(out)
         out = Path(out)
-        if out.suffix.lower() == ".png":
+        if kind == "grid":
             if out.exists() and not force:
                 raise RequestError(f"{out} exists; choose another path or pass --force")
             if len(self) == 1:  # one image is written as itself, not as a 1-image grid
@@ -64,8 +66,6 @@ class Samples:
             else:
                 save_png(to_pil(grid(self.images, nrow))[0], out, self.request)
             return [out]
-        if out.exists() and not out.is_dir():
-            raise RequestError(f"{out} exists and is not a folder; give a .png path or a folder")
         paths = [out / f"{r['seed']:06d}.png" for r in self.records]
         clash = [p for p in paths if p.exists()]
         if clash and not force:

@@ -99,7 +99,10 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     "-o",
     "--out",
     type=click.Path(),
-    help="A .png path writes a grid; any other path a folder of PNGs. Default: <model>_seed<seed>.png here.",
+    help=(
+        "A .png path writes a grid; any other path (or one ending in /) a folder of PNGs."
+        " Default: <model>_seed<seed>.png here."
+    ),
 )
 @click.option(
     "--from",
@@ -185,13 +188,15 @@ def sample(
             f"zoo: warning: {from_png} was drawn by revision {revision}; '{res.name}' is now at {res.revision}",
             err=True,
         )
+    from zoo.images import output_kind
+
     target = Path(out) if out else _default_out(res.name, request.seed)
-    _check_out(target, force)
+    grid = output_kind(out if out else target) == "grid"
+    _check_out(target, grid, force)
 
     from zoo.api import load
     from zoo.bulk import world, write_folder
 
-    grid = target.suffix.lower() == ".png"
     if grid and world()[1] > 1:
         raise RequestError("a grid (.png) cannot be split across workers; give a folder as -o")
     loaded = load(model, device=device, dtype=dtype)
@@ -205,14 +210,13 @@ def sample(
         click.echo(f"{target}/ ({written} images written{note})")
 
 
-def _check_out(target: Path, force: bool) -> None:
-    if target.suffix.lower() == ".png":
+def _check_out(target: Path, grid: bool, force: bool) -> None:
+    """Refuse an output that exists (a grid without --force) or that cannot be written."""
+    if grid:
         if target.exists() and not force:
             raise RequestError(f"{target} exists; choose another -o or pass --force")
         parent = target.parent
     else:
-        if target.exists() and not target.is_dir():
-            raise RequestError(f"{target} exists and is not a folder; give a .png path or a folder")
         parent = target if target.exists() else target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
