@@ -293,3 +293,15 @@ def test_api_save_follows_the_same_rules(tiny_dcgan, tmp_path) -> None:  # issue
     assert not (tmp_path / "x.jpg").exists()
     written = samples.save(f"{tmp_path / 'd.png'}/")
     assert [p.name for p in written] == ["000000.png", "000001.png"]
+
+
+@pytest.mark.parametrize(
+    "args,flag", [(["--seed", "9"], "--seed"), (["-n", "4"], "-n"), (["--seed", "0"], "--seed")]
+)
+def test_from_refuses_seed_and_n(tiny_dcgan, tmp_path, args, flag) -> None:  # issue 14.3
+    assert run_zoo("sample", str(tiny_dcgan), "-o", str(tmp_path / "a.png")).returncode == 0
+    proc = run_zoo(
+        "sample", "--from", str(tmp_path / "a.png"), *args, "-o", str(tmp_path / "b.png")
+    )
+    assert_clean_error(proc, f"--from takes its parameters from the image; drop {flag}")
+    assert not (tmp_path / "b.png").exists()

@@ -163,10 +163,11 @@ def sample(
         model = meta.get("model")
         revision = meta.get("revision")
         given = [k for k, v in values.items() if v is not None and k not in ("n", "seed")]
+        given += [k for k in ("n", "seed") if _on_command_line(k)]
         given += list(options)
         if given:
             raise RequestError(
-                f"--from takes its parameters from the image; drop --{given[0].replace('_', '-')}"
+                f"--from takes its parameters from the image; drop {_flag(given[0])}"
             )
         values, options = replayed(meta)
         values["n"] = meta.get("n", 1)
@@ -208,6 +209,17 @@ def sample(
         skipped = len(range(world()[0], request.n, world()[1])) - written
         note = f", {skipped} already there" if skipped else ""
         click.echo(f"{target}/ ({written} images written{note})")
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of a parameter: '-n', '--batch-size'."""
+    return "-n" if name == "n" else "--" + name.replace("_", "-")
+
+
+def _on_command_line(param: str) -> bool:
+    """Whether ``param`` was given on the command line (not its default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
 
 
 def _check_out(target: Path, grid: bool, force: bool) -> None:
