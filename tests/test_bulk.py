@@ -128,3 +128,12 @@ def test_ctrl_c_stops_cleanly(tiny_dcgan, tmp_path) -> None:  # S11
 
     drawn = sorted(out.glob("*.png"))
     assert all(read_meta(p)["seed"] == int(p.stem) for p in drawn)  # every file complete
+
+
+def test_another_dtype_is_other_parameters(tiny_dcgan, tmp_path) -> None:  # issue 14.4
+    out = tmp_path / "d"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
+    before = files(out)
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "--dtype", "bfloat16", "-o", str(out))
+    assert proc.returncode == 2 and "other parameters (dtype: 'float32' there" in proc.stderr
+    assert files(out) == before  # nothing of the other precision was mixed in

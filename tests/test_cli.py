@@ -305,3 +305,19 @@ def test_from_refuses_seed_and_n(tiny_dcgan, tmp_path, args, flag) -> None:  # i
     )
     assert_clean_error(proc, f"--from takes its parameters from the image; drop {flag}")
     assert not (tmp_path / "b.png").exists()
+
+
+def test_from_replays_the_dtype(tiny_dcgan, tmp_path) -> None:  # issue 14.4
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "--dtype", "bfloat16", "-o", str(a))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(Image.open(a).text["zoo"])["dtype"] == "bfloat16"
+    proc = run_zoo("sample", "--from", str(a), "-o", str(b))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(Image.open(b).text["zoo"])["dtype"] == "bfloat16"
+    assert a.read_bytes() == b.read_bytes()
+    proc = run_zoo("sample", "--from", str(a), "--dtype", "float32", "-o", str(tmp_path / "c.png"))
+    assert_clean_error(proc, "drawn in bfloat16", "drop --dtype")
+    plain = tmp_path / "plain.png"
+    assert run_zoo("sample", str(tiny_dcgan), "-o", str(plain)).returncode == 0
+    assert json.loads(Image.open(plain).text["zoo"])["dtype"] == "float32"

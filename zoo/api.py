@@ -78,10 +78,33 @@ class Samples:
 class Model:
     """A loaded model: its card, its generator on a device, and ``sample``."""
 
-    def __init__(self, resolved: Resolved, generator: Generator, device: torch.device) -> None:
+    def __init__(
+        self,
+        resolved: Resolved,
+        generator: Generator,
+        device: torch.device,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         self.resolved = resolved
         self.generator = generator
         self.device = device
+        self._dtype = dtype
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the model was loaded with ('float32', 'bfloat16', ...): the one given
+        to ``load``, else that of the generator's first floating-point weight."""
+        if self._dtype is None:
+            import torch
+
+            floats = (
+                p.dtype
+                for net in self.generator.networks().values()
+                for p in net.parameters()
+                if p.is_floating_point()
+            )
+            self._dtype = next(floats, torch.float32)
+        return str(self._dtype).removeprefix("torch.")
 
     @property
     def id(self) -> str:
@@ -200,6 +223,7 @@ class Model:
             "model": r.name,
             "revision": r.revision,
             "family": r.family.name,
+            "dtype": self.dtype,  # another precision draws other pixels
             "sampler": self.sampler_name(request),
             "zoo": __version__,
             **asked,
@@ -307,7 +331,7 @@ def load(name: str, *, device: str | None = None, dtype: str | None = None) -> M
     key = component_key(str(resolved.folder.resolve()), resolved.revision, torch_dtype)
     generator = dm.get(key, lambda: build_generator(resolved, torch_dtype), where)
     attach_components(generator, resolved, device=device)
-    return Model(resolved, generator, where)
+    return Model(resolved, generator, where, torch_dtype)
 
 
 def component_sources(

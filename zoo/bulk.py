@@ -51,10 +51,14 @@ def _done(path: Path, record: dict[str, Any]) -> bool:
         meta = read_meta(path)
     except RequestError:
         return False  # unreadable (e.g. from an older interrupted tool): redraw it
-    if all(meta.get(k) == v for k, v in record.items() if k != "zoo"):
+    differ = [k for k, v in record.items() if k != "zoo" and meta.get(k) != v]
+    if not differ:
         return True
+    key = differ[0]
+    there = "none" if meta.get(key) is None else repr(meta.get(key))[:60]
     raise RequestError(
-        f"{path} holds an image drawn with other parameters; use another folder or --force"
+        f"{path} holds an image drawn with other parameters ({key}: {there} there,"
+        f" {repr(record[key])[:60]} now); use another folder or --force"
     )
 
 

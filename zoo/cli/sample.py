@@ -16,7 +16,10 @@ from zoo.cli.options import ModelOptionsCommand, collect
 from zoo.registry.errors import RequestError
 
 # keys of a PNG's parameters that are not request fields or options
-META_KEYS = frozenset({"model", "revision", "family", "sampler", "zoo", "drawn_label", "options"})
+META_KEYS = frozenset(
+    {"model", "revision", "family", "dtype", "sampler", "zoo", "drawn_label", "options"}
+)
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _default_out(model: str, seed: int) -> Path:
@@ -92,7 +95,7 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 )
 @click.option(
     "--dtype",
-    type=click.Choice(["float32", "float16", "bfloat16"]),
+    type=click.Choice(DTYPES),
     help="Weights dtype (default: float32 on CPU).",
 )
 @click.option(
@@ -169,6 +172,7 @@ def sample(
             raise RequestError(
                 f"--from takes its parameters from the image; drop {_flag(given[0])}"
             )
+        dtype = _replayed_dtype(meta, dtype, from_png)
         values, options = replayed(meta)
         values["n"] = meta.get("n", 1)
         values["seed"] = meta.get("seed", 0)
@@ -209,6 +213,24 @@ def sample(
         skipped = len(range(world()[0], request.n, world()[1])) - written
         note = f", {skipped} already there" if skipped else ""
         click.echo(f"{target}/ ({written} images written{note})")
+
+
+def _replayed_dtype(meta: dict[str, Any], given: str | None, png: str) -> str | None:
+    """The dtype a PNG was drawn in (None for PNGs older than that record); a --dtype
+    that differs from it is refused, since it would draw other pixels."""
+    recorded = meta.get("dtype")
+    if recorded is None:
+        return given
+    if recorded not in DTYPES:
+        raise RequestError(
+            f"{png}: its dtype {str(recorded)[:40]!r} is none of {', '.join(DTYPES)}"
+        )
+    if given is not None and given != recorded:
+        raise RequestError(
+            f"--from takes its parameters from the image ({png} was drawn in {recorded});"
+            " drop --dtype"
+        )
+    return str(recorded)
 
 
 def _flag(name: str) -> str:
