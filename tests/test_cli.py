@@ -321,3 +321,10 @@ def test_from_replays_the_dtype(tiny_dcgan, tmp_path) -> None:  # issue 14.4
     plain = tmp_path / "plain.png"
     assert run_zoo("sample", str(tiny_dcgan), "-o", str(plain)).returncode == 0
     assert json.loads(Image.open(plain).text["zoo"])["dtype"] == "float32"
+
+
+def test_seed_range_covers_every_image(tiny_dcgan, tmp_path) -> None:  # issue 14.5
+    out = tmp_path / "d"
+    proc = run_zoo("sample", str(tiny_dcgan), "--seed", str(2**63 - 1), "-n", "2", "-o", str(out))
+    assert_clean_error(proc, f"with n=2 the largest seed is {2**63 - 2}")
+    assert not out.exists()
