@@ -613,3 +613,55 @@ def test_saved_bytes_are_reproducible_and_standard(tmp_path: Path) -> None:
         assert f.get_tensor("e.h").dtype == torch.bfloat16
         assert f.get_tensor("d.u").shape == (0, 3)
     check_file(paths[0])
+
+
+def test_keys_of_another_layout_name_the_cards_family() -> None:  # issue 14.6
+    net = torch.nn.Linear(2, 3)
+    state = {"body.0.weight": torch.zeros(3, 2), "body.0.bias": torch.zeros(3)}
+    with pytest.raises(WeightsMismatchError) as info:
+        apply_weights({"net": net}, state, "m", family="wgan")
+    text = str(info.value)
+    assert "the card names family 'wgan'" in text
+    assert "these weights have keys like body.0.bias, body.0.weight" in text
+    assert "(are they another family's?)" in text
+    # a file that only lacks keys is not another layout: the usual message
+    with pytest.raises(WeightsMismatchError, match="another model, variant or revision"):
+        apply_weights({"net": net}, {"net.weight": torch.zeros(3, 2)}, "m", family="wgan")
+
+
+def _copy_model(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_weights_under_another_familys_card(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text().replace("family: dcgan", "family: cgan"))
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "the card names family 'cgan'" in proc.stderr
+    assert "keys like generator.net." in proc.stderr
+
+
+def test_pickles_beside_safetensors_are_named_once(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x02.")
+    (folder / "extra.ckpt").write_bytes(b"\x80\x02.")
+    proc = run_zoo("sample", str(folder), "-n", "2", "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stderr.splitlines() if ln.startswith("zoo: note:")]
+    assert notes == [
+        f"zoo: note: extra.ckpt, pytorch_model.bin in {folder} ignored"
+        " (the zoo loads only the card's safetensors)"
+    ]
+    (folder / "pytorch_model.bin").unlink()
+    (folder / "extra.ckpt").unlink()
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "y.png"))
+    assert proc.returncode == 0 and "note" not in proc.stderr

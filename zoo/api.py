@@ -8,6 +8,7 @@ samples.save("sevens.png")      # a grid; a folder path writes one PNG per image
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -295,7 +296,13 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     from pydantic import ValidationError
 
     from zoo.registry.errors import CardError
-    from zoo.weights import apply_weights, load_weights, refuse_pickles, verify_files
+    from zoo.weights import (
+        apply_weights,
+        ignored_note,
+        load_weights,
+        refuse_pickles,
+        verify_files,
+    )
 
     cls = load_object(resolved.family.generator)
     try:
@@ -303,12 +310,14 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     except ValidationError as err:
         raise CardError(f"{resolved.folder}/config.json: {format_validation(err)}") from None
     generator = cls(config)
-    refuse_pickles(resolved.folder)
+    ignored = refuse_pickles(resolved.folder)
     verify_files(resolved.folder, resolved.card.zoo.files, resolved.name)
+    if ignored:
+        print(ignored_note(resolved.folder, ignored), file=sys.stderr)
     state: dict[str, Any] = {}
     for fname in sorted(resolved.card.zoo.files):
         state.update(load_weights(resolved.folder / fname))
-    apply_weights(generator.networks(), state, where=resolved.name)
+    apply_weights(generator.networks(), state, where=resolved.name, family=resolved.family.name)
     if dtype is not None:
         generator.to("cpu", dtype)
     return generator.eval()

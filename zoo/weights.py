@@ -44,6 +44,7 @@ __all__ = [
     "apply_weights",
     "check_file",
     "entry_mismatch",
+    "ignored_note",
     "load_weights",
     "refuse_pickles",
     "save_weights",
@@ -376,17 +377,31 @@ def verify_files(
             )
 
 
-def refuse_pickles(folder: str | os.PathLike[str]) -> None:
-    """Refuse a model folder whose only weights are pickle checkpoints (W8)."""
+def refuse_pickles(folder: str | os.PathLike[str]) -> list[str]:
+    """Refuse a model folder whose only weights are pickle checkpoints (W8).
+
+    Returns:
+        The names of pickle checkpoints that lie beside safetensors weights: they are
+        never loaded, and the caller should say so (see ``ignored_note``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        return
+        return []
     names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if names and not any(folder.glob("*.safetensors")):
         raise PickleRefusedError(
             f"{folder} holds only pickle weights ({_some(names, 3)}); only safetensors is"
             " supported (pickle files can run code when loaded)"
         )
+    return names
+
+
+def ignored_note(folder: str | os.PathLike[str], names: list[str]) -> str:
+    """The line that tells a user which files of a model folder are not loaded."""
+    return (
+        f"zoo: note: {_some(names, 3)} in {folder} ignored"
+        " (the zoo loads only the card's safetensors)"
+    )
 
 
 # -- loading -------------------------------------------------------------------------
@@ -522,7 +537,10 @@ def _fit_dtype(key: str, src: torch.Tensor, dst: torch.dtype, where: str) -> tor
 
 
 def apply_weights(
-    networks: Mapping[str, torch.nn.Module], state: Mapping[str, torch.Tensor], where: str
+    networks: Mapping[str, torch.nn.Module],
+    state: Mapping[str, torch.Tensor],
+    where: str,
+    family: str | None = None,
 ) -> None:
     """Load ``state`` (keys "<part>.<param>") into ``networks`` (part -> module), strictly.
 
@@ -530,6 +548,10 @@ def apply_weights(
     shape mismatches (W11) are errors, unexpected keys (W10) a warning, float
     weights of another precision are cast with one warning, and integer or
     boolean weights where the model has floats are errors (W12).
+
+    ``family``, the family the model's card names, is named when the file's keys look
+    like another layout (keys missing and others unexpected): weights of one family
+    under a card naming another.
 
     Raises:
         WeightsMismatchError: the weights do not fit the networks.
@@ -539,12 +561,18 @@ def apply_weights(
         for name, tensor in module.state_dict().items():
             expected[f"{part}.{name}"] = (part, name, tensor)
     missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing and unexpected and family is not None:
+        raise WeightsMismatchError(
+            f"{where}: {len(missing)} of {len(expected)} weights are missing from the file"
+            f" ({_some(missing, 3)}); the card names family '{family}'; these weights have"
+            f" keys like {_some(unexpected, 3)} (are they another family's?)"
+        )
     if missing:
         raise WeightsMismatchError(
             f"{where}: {len(missing)} of {len(expected)} weights are missing from the file"
             f" ({_some(missing)}); the file is for another model, variant or revision"
         )
-    unexpected = sorted(set(state) - set(expected))
     if unexpected:
         warnings.warn(
             f"{where}: ignoring {len(unexpected)} unexpected weights in the file ({_some(unexpected)})",
