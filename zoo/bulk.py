@@ -15,6 +15,7 @@ an error unless --force. Every write is atomic.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,27 @@ def world() -> tuple[int, int]:
 
 def file_for(out: Path, seed: int) -> Path:
     return out / f"{seed:06d}.png"
+
+
+# a temp file of zoo.images.atomic_write for the PNG of a seed: ".<seed>.png.<random>.tmp"
+_TEMP = re.compile(r"\.(\d+)\.png\.[A-Za-z0-9_]+\.tmp")
+
+
+def remove_leftovers(out: Path, seeds: list[int]) -> int:
+    """Delete the temp files a killed run left for the PNGs of ``seeds``; returns how many.
+
+    Only files named as ``atomic_write`` names the temp file of one of these seeds'
+    PNGs are touched: other workers' seeds and other files are left alone.
+    """
+    wanted = {file_for(out, s).name for s in seeds}
+    removed = 0
+    with os.scandir(out) as entries:
+        for entry in entries:
+            match = _TEMP.fullmatch(entry.name)
+            if match and f"{match.group(1)}.png" in wanted and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _done(path: Path, record: dict[str, Any]) -> bool:
@@ -80,6 +102,7 @@ def write_folder(
         _init_group()
     out.mkdir(parents=True, exist_ok=True)
     mine = [s for i, s in enumerate(seeds_for(request.seed, request.n)) if i % size == rank]
+    remove_leftovers(out, mine)  # a SIGKILL between a temp file's creation and its rename
     records = {rec["seed"]: rec for rec in model.records(request, mine)}
     todo = [
         s
@@ -104,8 +127,7 @@ def write_folder(
             bar.update(len(chunk))
     except KeyboardInterrupt:
         # a signal between creating a temp file and its cleanup could leave one behind
-        for tmp in out.glob(".*.png.*.tmp"):
-            tmp.unlink(missing_ok=True)
+        remove_leftovers(out, mine)
         raise
     finally:
         bar.close()
