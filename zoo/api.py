@@ -323,8 +323,13 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     return generator.eval()
 
 
-def load(name: str, *, device: str | None = None, dtype: str | None = None) -> Model:
+def load(
+    name: str, *, device: str | None = None, dtype: str | None = None, download: bool = True
+) -> Model:
     """Load a model by registered id, folder path, or ``hf:org/name[@revision]``.
+
+    ``download=False`` loads a Hub model only from the cache (UnknownModelError if it
+    is not there), never contacting the Hub.
 
     ``device`` is for this load only (None: the process default, see ``zoo.device``);
     it never changes where later loads go. Loaded generators are kept by the
@@ -335,7 +340,7 @@ def load(name: str, *, device: str | None = None, dtype: str | None = None) -> M
 
     dm = manager()
     where = dm.where(device)
-    resolved = resolve(name)
+    resolved = resolve(name, download=download)
     torch_dtype = dm.dtype(dtype, where)
     key = component_key(str(resolved.folder.resolve()), resolved.revision, torch_dtype)
     generator = dm.get(key, lambda: build_generator(resolved, torch_dtype), where)

@@ -113,11 +113,17 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     type=click.Path(dir_okay=False),
     help="Redraw an image from the parameters stored in a PNG the zoo wrote.",
 )
+@click.option(
+    "--allow-pull",
+    is_flag=True,
+    help="With --from: download the Hub model the PNG names if it is not in the cache.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 def sample(
     model: str | None,
     out: str | None,
     from_png: str | None,
+    allow_pull: bool,
     force: bool,
     device: str | None,
     dtype: str | None,
@@ -155,6 +161,11 @@ def sample(
             )
         options[key] = value
     revision = None
+    if allow_pull and from_png is None:
+        raise RequestError(
+            "--allow-pull applies to --from only (a model named on the command line is"
+            " pulled as needed); drop --allow-pull"
+        )
     if from_png is not None:
         from zoo.images import read_meta
 
@@ -164,6 +175,8 @@ def sample(
                 f"{from_png} was drawn by '{meta.get('model')}', not '{model}'; drop MODEL"
             )
         model = meta.get("model")
+        if not isinstance(model, str) or not model:
+            raise RequestError(f"{from_png}: its zoo parameters name no model")
         revision = meta.get("revision")
         given = [k for k, v in values.items() if v is not None and k not in ("n", "seed")]
         given += [k for k in ("n", "seed") if _on_command_line(k)]
@@ -183,7 +196,9 @@ def sample(
     # checks that need the card but no weights (and no torch)
     from zoo.catalog import resolve
 
-    res = resolve(model)
+    # a PNG is someone else's file: it may not make this machine download a model
+    download = from_png is None or allow_pull
+    res = resolve(model) if download else _resolve_cached(model, str(from_png))
     res.check(request)
     for what, path in (("image", request.image), ("mask", request.mask)):
         if path is not None and not Path(path).is_file():
@@ -204,7 +219,7 @@ def sample(
 
     if grid and world()[1] > 1:
         raise RequestError("a grid (.png) cannot be split across workers; give a folder as -o")
-    loaded = load(model, device=device, dtype=dtype)
+    loaded = load(model, device=device, dtype=dtype, download=download)
     if grid:
         loaded.run(request).save(target, force=force)
         click.echo(str(target))
@@ -213,6 +228,23 @@ def sample(
         skipped = len(range(world()[0], request.n, world()[1])) - written
         note = f", {skipped} already there" if skipped else ""
         click.echo(f"{target}/ ({written} images written{note})")
+
+
+def _resolve_cached(model: str, png: str) -> Any:
+    """Resolve the model a PNG names without downloading it: a Hub model must be cached."""
+    from zoo.catalog import hub_repo, resolve
+    from zoo.registry.errors import UnknownModelError
+
+    repo = hub_repo(model)
+    if repo is None:
+        return resolve(model)
+    try:
+        return resolve(model, download=False)
+    except UnknownModelError:
+        raise RequestError(
+            f"{png} names the Hub repository {repo}, which is not in the cache;"
+            " pass --allow-pull to download it"
+        ) from None
 
 
 def _replayed_dtype(meta: dict[str, Any], given: str | None, png: str) -> str | None:
