@@ -528,7 +528,7 @@ def test_verify_files(tmp_path: Path) -> None:
     with pytest.raises(
         IntegrityError, match=r"other\.safetensors of m is missing .*zoo pull --force m"
     ):
-        verify_files(tmp_path, {"other.safetensors": good}, "m")
+        verify_files(tmp_path, {"other.safetensors": good}, "m", "hub")
     wrong_size = FileEntry(sha256=good.sha256, size=good.size + 1)
     with pytest.raises(IntegrityError, match="the card says"):
         verify_files(tmp_path, {"model.safetensors": wrong_size}, "m")
@@ -665,3 +665,52 @@ def test_pickles_beside_safetensors_are_named_once(tiny_dcgan: Path, tmp_path: P
     (folder / "extra.ckpt").unlink()
     proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "y.png"))
     assert proc.returncode == 0 and "note" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "source,advice",
+    [
+        ("hub", "run `zoo pull --force hf:org/m`"),
+        ("embedded", "reinstall the zoo (`pip install --force-reinstall zoo`)"),
+        ("local", "restore the file from where the model came from, or train the model again"),
+    ],
+)
+def test_repair_advice_fits_the_source(tmp_path: Path, source: str, advice: str) -> None:
+    # issue 14.10: `zoo pull` cannot repair a shipped model or a local folder
+    path = tmp_path / "model.safetensors"
+    save_weights(linear_state(), path)
+    good = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+    with pytest.raises(IntegrityError) as missing:
+        verify_files(tmp_path, {"gone.safetensors": good}, "hf:org/m", source)
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(IntegrityError) as damaged:
+        verify_files(tmp_path, {"model.safetensors": good}, "hf:org/m", source)
+    for err in (missing, damaged):
+        assert str(err.value).endswith(advice), str(err.value)
+        assert source == "hub" or "zoo pull" not in str(err.value)
+
+
+def test_git_lfs_pointer_is_named(tmp_path: Path) -> None:  # issue 14.11
+    path = tmp_path / "model.safetensors"
+    save_weights(linear_state(), path)
+    good = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+    path.write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{good.sha256}\nsize {good.size}\n"
+    )
+    with pytest.raises(IntegrityError) as info:
+        verify_files(tmp_path, {"model.safetensors": good}, "m", "local")
+    text = str(info.value)
+    assert "model.safetensors of m is a git-lfs pointer, not weights" in text
+    assert f"run `git lfs pull` in {tmp_path}" in text
+    assert "bytes" not in text  # not the generic size message
+
+
+def test_damaged_local_folder_is_not_sent_to_zoo_pull(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    weights_file = folder / "model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[:-4])
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "train the model again" in proc.stderr and "zoo pull" not in proc.stderr

@@ -311,7 +311,7 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
         raise CardError(f"{resolved.folder}/config.json: {format_validation(err)}") from None
     generator = cls(config)
     ignored = refuse_pickles(resolved.folder)
-    verify_files(resolved.folder, resolved.card.zoo.files, resolved.name)
+    verify_files(resolved.folder, resolved.card.zoo.files, resolved.name, resolved.source)
     if ignored:
         print(ignored_note(resolved.folder, ignored), file=sys.stderr)
     state: dict[str, Any] = {}

@@ -47,6 +47,7 @@ __all__ = [
     "ignored_note",
     "load_weights",
     "refuse_pickles",
+    "repair_hint",
     "save_weights",
     "scan_values",
     "sha256_file",
@@ -350,16 +351,48 @@ def _inside(folder: Path, name: str) -> Path | None:
     return Path(joined)
 
 
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    """Whether the file is a git-lfs pointer (a small text file) instead of its object."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(LFS_POINTER)) == LFS_POINTER
+    except OSError:
+        return False  # entry_mismatch reports what is wrong with it
+
+
+def repair_hint(model: str, source: str | None) -> str:
+    """What restores a model's missing or damaged weight file, by where the model comes
+    from (``Resolved.source``: "embedded", "local" or "hub"; None when unknown)."""
+    if source == "hub":
+        return f"run `zoo pull --force {model}`"
+    if source == "embedded":
+        return (
+            "the model ships with the zoo: reinstall the zoo (`pip install --force-reinstall zoo`)"
+        )
+    if source == "local":
+        return "restore the file from where the model came from, or train the model again"
+    return "restore the file, or get the model again"
+
+
 def verify_files(
-    folder: str | os.PathLike[str], files: Mapping[str, FileEntry], model: str
+    folder: str | os.PathLike[str],
+    files: Mapping[str, FileEntry],
+    model: str,
+    source: str | None = None,
 ) -> None:
     """Check that each weight file listed by the card exists with its size and sha256.
 
+    ``source`` (embedded, local or hub) chooses the advice of the messages.
+
     Raises:
-        IntegrityError: a file is missing, has the wrong size or hash, or its name
-            would leave the model folder.
+        IntegrityError: a file is missing, has the wrong size or hash, is a git-lfs
+            pointer, or its name would leave the model folder.
     """
     folder = Path(folder)
+    fix = repair_hint(model, source)
     for name, entry in sorted(files.items()):
         path = _inside(folder, name)
         if path is None:
@@ -367,14 +400,16 @@ def verify_files(
                 f"weight file name {name[:80]!r} of {model} escapes the model folder; fix the card"
             )
         if not path.is_file():
+            raise IntegrityError(f"weight file {name} of {model} is missing from {folder}; {fix}")
+        if _is_lfs_pointer(path):
+            fetch = fix if source == "hub" else f"run `git lfs pull` in {folder} to fetch them"
             raise IntegrityError(
-                f"weight file {name} of {model} is missing from {folder}; run `zoo pull --force {model}`"
+                f"weight file {name} of {model} is a git-lfs pointer, not weights (the LFS"
+                f" object was never fetched); {fetch}"
             )
         problem = entry_mismatch(path, entry)
         if problem is not None:
-            raise IntegrityError(
-                f"weight file {name} of {model}: {problem}; run `zoo pull --force {model}`"
-            )
+            raise IntegrityError(f"weight file {name} of {model}: {problem}; {fix}")
 
 
 def refuse_pickles(folder: str | os.PathLike[str]) -> list[str]:
