@@ -139,6 +139,23 @@ def test_another_dtype_is_other_parameters(tiny_dcgan, tmp_path) -> None:  # iss
     assert files(out) == before  # nothing of the other precision was mixed in
 
 
+def test_files_from_before_the_dtype_was_recorded_are_resumed(tiny_dcgan, tmp_path) -> None:
+    from PIL import Image
+
+    from zoo.images import read_meta, save_png
+
+    out = tmp_path / "d"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
+    old = out / "000000.png"
+    meta = read_meta(old)
+    del meta["dtype"]
+    with Image.open(old) as im:
+        save_png(im.copy(), old, meta)
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 images written, 2 already there" in proc.stdout
+
+
 def test_resume_removes_its_own_leftover_temp_files(tiny_dcgan, tmp_path) -> None:  # issue 14.8
     import zoo
     from zoo.bulk import write_folder

@@ -73,7 +73,9 @@ def _done(path: Path, record: dict[str, Any]) -> bool:
         meta = read_meta(path)
     except RequestError:
         return False  # unreadable (e.g. from an older interrupted tool): redraw it
-    differ = [k for k, v in record.items() if k != "zoo" and meta.get(k) != v]
+    # files of a zoo that did not record the dtype yet are compared without it
+    skip = {"zoo"} | ({"dtype"} if "dtype" not in meta else set())
+    differ = [k for k, v in record.items() if k not in skip and meta.get(k) != v]
     if not differ:
         return True
     key = differ[0]
