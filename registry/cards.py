@@ -7,6 +7,7 @@ since cards come from the Hub and from plugins as well as from us.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,29 @@ def _safe_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
 
 
+def _first_non_finite(data: Any) -> tuple[str, float] | None:
+    """The path (``model-index[0].results[0].metrics[0].value``) and value of the first
+    NaN or infinite number in parsed YAML, in document order; None if there is none.
+
+    YAML's ``.nan`` and ``.inf`` parse to floats that fields typed ``Any`` (model-index,
+    the zoo section's training and sampling records) would keep, and JSON would turn
+    into null; a card's figures must be finite numbers.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # iterative: a deeply nested document must not exhaust the stack
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, value
+        if isinstance(value, dict):
+            items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    return None
+
+
 def split_front_matter(text: str) -> tuple[str, str]:
     """Return (yaml, body) of a README with a leading '---' block."""
     lines = text.splitlines(keepends=True)
@@ -56,6 +80,13 @@ def parse_card_text(text: str, where: str = "card") -> tuple[ModelCard, str]:
     if "zoo" not in data:
         raise CardError(
             f"{where}: missing field 'zoo' (family and weight hashes); is this a zoo model card?"
+        )
+    bad = _first_non_finite(data)
+    if bad is not None:
+        path, value = bad
+        what = "NaN" if math.isnan(value) else "infinite"
+        raise CardError(
+            f"{where}: {path} is {what}; a card's numbers must be finite (write null for none)"
         )
     try:
         card = ModelCard.model_validate(data)

@@ -12,7 +12,14 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from zoo.registry.errors import RequestError
 
@@ -194,6 +201,17 @@ class SampleRequest(Strict):
             raise ValueError(
                 f"prompt is not valid UTF-8 (byte 0x{code:02x} at position {e.start})"
             ) from None
+        return v
+
+    @field_validator("seed")
+    @classmethod
+    def _last_seed(cls, v: int, info: ValidationInfo) -> int:
+        n = info.data.get("n")  # absent when n itself is invalid
+        if isinstance(n, int) and v + n - 1 > MAX_SEED:
+            raise ValueError(
+                f"image i is seeded seed+i and seeds end at {MAX_SEED}; with n={n} the largest"
+                f" seed is {MAX_SEED - n + 1}"
+            )
         return v
 
     @field_validator("guidance", "strength", mode="before")

@@ -128,3 +128,68 @@ def test_ctrl_c_stops_cleanly(tiny_dcgan, tmp_path) -> None:  # S11
 
     drawn = sorted(out.glob("*.png"))
     assert all(read_meta(p)["seed"] == int(p.stem) for p in drawn)  # every file complete
+
+
+def test_another_dtype_is_other_parameters(tiny_dcgan, tmp_path) -> None:  # issue 14.4
+    out = tmp_path / "d"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
+    before = files(out)
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "--dtype", "bfloat16", "-o", str(out))
+    assert proc.returncode == 2 and "other parameters (dtype: 'float32' there" in proc.stderr
+    assert files(out) == before  # nothing of the other precision was mixed in
+
+
+def test_files_from_before_the_dtype_was_recorded_are_resumed(tiny_dcgan, tmp_path) -> None:
+    from PIL import Image
+
+    from zoo.images import read_meta, save_png
+
+    out = tmp_path / "d"
+    assert run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(out)).returncode == 0
+    old = out / "000000.png"
+    meta = read_meta(old)
+    del meta["dtype"]
+    with Image.open(old) as im:
+        save_png(im.copy(), old, meta)
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 images written, 2 already there" in proc.stdout
+
+
+def test_resume_removes_its_own_leftover_temp_files(tiny_dcgan, tmp_path) -> None:  # issue 14.8
+    import zoo
+    from zoo.bulk import write_folder
+
+    out = tmp_path / "d"
+    out.mkdir()
+    ours = [out / ".000001.png.k3_x9abc.tmp", out / ".000002.png.zz01.tmp"]
+    others = [
+        out / ".000050.png.k3x9abcd.tmp",  # a seed this request does not draw
+        out / ".notes.txt.k3x9abcd.tmp",  # not a PNG of the zoo's
+        out / "000001.png.k3x9abcd.tmp",  # not hidden: not a name atomic_write makes
+        out / ".000001.png.tmp",  # no random part
+    ]
+    for path in ours + others:
+        path.write_bytes(b"half")
+    model = zoo.load(str(tiny_dcgan))
+    written = write_folder(model, zoo.api.make_request(n=3), out, progress=False)
+    assert written == 3
+    assert not any(p.exists() for p in ours)
+    assert all(p.read_bytes() == b"half" for p in others)
+    assert sorted(p.name for p in out.glob("[0-9]*.png")) == [
+        "000000.png",
+        "000001.png",
+        "000002.png",
+    ]
+
+
+def test_a_worker_removes_only_its_own_seeds_leftovers(tmp_path) -> None:
+    from zoo.bulk import remove_leftovers
+
+    for seed in range(4):
+        (tmp_path / f".{seed:06d}.png.abcdefgh.tmp").write_bytes(b"")
+    assert remove_leftovers(tmp_path, [0, 2]) == 2  # rank 0 of 2 workers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".000001.png.abcdefgh.tmp",
+        ".000003.png.abcdefgh.tmp",
+    ]

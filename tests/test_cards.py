@@ -111,3 +111,34 @@ def test_bad_config_json(tmp_path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CardError, match="not valid JSON"):
         read_config(tmp_path)
+
+
+MODEL_INDEX = (
+    "model-index:\n- name: m\n  results:\n  - task: {type: unconditional-image-generation}\n"
+    "    metrics:\n    - {type: fid, value: 12.5}\n    - {type: is, value: VALUE}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "value,what", [(".nan", "NaN"), (".NaN", "NaN"), (".inf", "infinite"), ("-.Inf", "infinite")]
+)
+def test_non_finite_figures_are_refused_with_their_path(value, what) -> None:  # issue 14.7
+    extra = MODEL_INDEX.replace("VALUE", value)
+    with pytest.raises(
+        CardError, match=rf"card: model-index\[0\]\.results\[0\]\.metrics\[1\]\.value is {what}"
+    ):
+        parse_card_text(card_text(GOOD, extra=extra))
+    training = GOOD + f"  training:\n    steps: 3\n    time_seconds: {value}\n"
+    with pytest.raises(CardError, match=rf"zoo\.training\.time_seconds is {what}"):
+        parse_card_text(card_text(training))
+
+
+def test_finite_figures_and_nan_text_are_fine() -> None:
+    card, _ = parse_card_text(
+        card_text(
+            GOOD + "  training:\n    time_seconds: 1.5\n    note: .nan is text here\n",
+            extra=MODEL_INDEX.replace("VALUE", "'.nan'"),
+        )
+    )
+    assert card.zoo.training["time_seconds"] == 1.5
+    assert card.model_index[0]["results"][0]["metrics"][1]["value"] == ".nan"

@@ -250,3 +250,82 @@ def test_info_escapes_control_characters_of_the_card(tiny_dcgan, tmp_path) -> No
         "clear \\x1b[2J" in proc.stdout and "family: dcgan (one-shot; unconditional)" in proc.stdout
     )
     assert "options: --truncation" in proc.stdout
+
+
+def test_png_name_of_a_folder_is_a_clear_error(tiny_dcgan, tmp_path) -> None:  # issue 14.1
+    (tmp_path / "d.png").mkdir()
+    proc = run_zoo("sample", str(tiny_dcgan), "-o", str(tmp_path / "d.png"), "--force")
+    assert_clean_error(proc, "is a folder, not a PNG file", "d.png/")
+    # the trailing slash asks for that folder, and it gets one PNG per image
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "2", "-o", str(tmp_path / "d.png") + "/")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "d.png").iterdir()) == ["000000.png", "000001.png"]
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".JPEG", ".webp", ".gif", ".bmp", ".tif", ".tiff"])
+def test_other_image_formats_are_refused(tiny_dcgan, tmp_path, suffix) -> None:  # issue 14.2
+    out = tmp_path / f"x{suffix}"
+    proc = run_zoo("sample", str(tiny_dcgan), "-o", str(out))
+    assert_clean_error(proc, "the zoo writes PNG", f"use -o {tmp_path / 'x.png'} or a folder")
+    assert not out.exists()
+
+
+def test_trailing_slash_means_a_folder(tiny_dcgan, tmp_path) -> None:  # issue 14.2
+    out = tmp_path / "exists.png"
+    out.write_bytes(b"precious")
+    proc = run_zoo("sample", str(tiny_dcgan), "-o", f"{out}/", "--force")
+    assert_clean_error(proc, "ends with a slash, which means a folder", "is a file")
+    assert out.read_bytes() == b"precious"
+    proc = run_zoo("sample", str(tiny_dcgan), "-o", str(tmp_path / "pics.jpg") + "/")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (tmp_path / "pics.jpg").iterdir()] == ["000000.png"]
+
+
+def test_api_save_follows_the_same_rules(tiny_dcgan, tmp_path) -> None:  # issue 14.1/14.2
+    import zoo
+    from zoo.registry.errors import RequestError
+
+    samples = zoo.load(str(tiny_dcgan)).sample(n=2)
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(RequestError, match="is a folder, not a PNG file"):
+        samples.save(tmp_path / "d.png", force=True)
+    with pytest.raises(RequestError, match="the zoo writes PNG"):
+        samples.save(tmp_path / "x.jpg")
+    assert not (tmp_path / "x.jpg").exists()
+    written = samples.save(f"{tmp_path / 'd.png'}/")
+    assert [p.name for p in written] == ["000000.png", "000001.png"]
+
+
+@pytest.mark.parametrize(
+    "args,flag", [(["--seed", "9"], "--seed"), (["-n", "4"], "-n"), (["--seed", "0"], "--seed")]
+)
+def test_from_refuses_seed_and_n(tiny_dcgan, tmp_path, args, flag) -> None:  # issue 14.3
+    assert run_zoo("sample", str(tiny_dcgan), "-o", str(tmp_path / "a.png")).returncode == 0
+    proc = run_zoo(
+        "sample", "--from", str(tmp_path / "a.png"), *args, "-o", str(tmp_path / "b.png")
+    )
+    assert_clean_error(proc, f"--from takes its parameters from the image; drop {flag}")
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_from_replays_the_dtype(tiny_dcgan, tmp_path) -> None:  # issue 14.4
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "--dtype", "bfloat16", "-o", str(a))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(Image.open(a).text["zoo"])["dtype"] == "bfloat16"
+    proc = run_zoo("sample", "--from", str(a), "-o", str(b))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(Image.open(b).text["zoo"])["dtype"] == "bfloat16"
+    assert a.read_bytes() == b.read_bytes()
+    proc = run_zoo("sample", "--from", str(a), "--dtype", "float32", "-o", str(tmp_path / "c.png"))
+    assert_clean_error(proc, "drawn in bfloat16", "drop --dtype")
+    plain = tmp_path / "plain.png"
+    assert run_zoo("sample", str(tiny_dcgan), "-o", str(plain)).returncode == 0
+    assert json.loads(Image.open(plain).text["zoo"])["dtype"] == "float32"
+
+
+def test_seed_range_covers_every_image(tiny_dcgan, tmp_path) -> None:  # issue 14.5
+    out = tmp_path / "d"
+    proc = run_zoo("sample", str(tiny_dcgan), "--seed", str(2**63 - 1), "-n", "2", "-o", str(out))
+    assert_clean_error(proc, f"with n=2 the largest seed is {2**63 - 2}")
+    assert not out.exists()

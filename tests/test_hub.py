@@ -285,6 +285,7 @@ def test_offline_and_not_cached(fake: FakeHub, home: Path) -> None:
     got = pull(clean_env(fake.url, home, HF_HUB_OFFLINE="1"))
     assert got.error == "HubError"
     assert "offline mode is on" in got.message and "HF_HUB_OFFLINE" in got.message
+    assert "zoo pull" not in got.message  # issue 14.10: it may be `zoo pull` that failed
     assert fake.requests == []
 
 
@@ -295,6 +296,7 @@ def test_network_down_and_not_cached(home: Path) -> None:
     got = pull(clean_env(f"http://127.0.0.1:{port}", home))
     assert got.error == "HubError"
     assert "cannot reach the Hub" in got.message and "offline" not in got.message
+    assert "zoo pull" not in got.message
 
 
 def test_offline_with_partial_cache(fake: FakeHub, home: Path) -> None:
@@ -308,6 +310,7 @@ def test_offline_with_partial_cache(fake: FakeHub, home: Path) -> None:
     got = pull(clean_env(fake.url, home, HF_HUB_OFFLINE="1"))
     assert got.error == "HubError"
     assert "offline mode is on" in got.message and WEIGHTS in got.message
+    assert "zoo pull" not in got.message
 
 
 @pytest.fixture(scope="module")
@@ -431,3 +434,52 @@ def test_parse_ref(ref: str, expected: tuple[str, str | None]) -> None:
 def test_parse_ref_rejects(ref: str) -> None:
     with pytest.raises(HubError, match="not a"):
         zhub.parse_ref(ref)
+
+
+def test_from_pulls_only_when_allowed(tiny_dcgan: Path, tmp_path: Path) -> None:  # issue 14.9
+    from PIL import Image
+
+    from zoo.images import read_meta, save_png
+
+    home = tmp_path / "hf"
+    with FakeHub() as hub:
+        commit = hub.add_repo("org/dcgan", tiny_dcgan)
+        env = clean_env(hub.url, home)
+
+        def zoo(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "zoo", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        local = tmp_path / "local.png"
+        assert zoo("sample", str(tiny_dcgan), "--seed", "4", "-o", str(local)).returncode == 0
+        # the same image, as someone else's PNG naming the Hub repository
+        meta = {**read_meta(local), "model": "hf:org/dcgan", "revision": commit}
+        foreign = tmp_path / "foreign.png"
+        with Image.open(local) as im:
+            save_png(im.copy(), foreign, meta)
+
+        refused = zoo("sample", "--from", str(foreign), "-o", str(tmp_path / "a.png"))
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert "names the Hub repository hf:org/dcgan" in refused.stderr
+        assert "pass --allow-pull" in refused.stderr
+        assert hub.requests == [] and not (tmp_path / "a.png").exists()
+
+        pulled = zoo(
+            "sample", "--from", str(foreign), "--allow-pull", "-o", str(tmp_path / "a.png")
+        )
+        assert pulled.returncode == 0, pulled.stderr[-2000:]
+        with Image.open(local) as a, Image.open(tmp_path / "a.png") as b:
+            assert a.tobytes() == b.tobytes()
+
+        hub.requests.clear()  # cached now: replayed without the flag, and without the network
+        again = zoo("sample", "--from", str(foreign), "-o", str(tmp_path / "b.png"))
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert hub.requests == []
+
+        alone = zoo("sample", str(tiny_dcgan), "--allow-pull", "-o", str(tmp_path / "c.png"))
+        assert alone.returncode == 2 and "--allow-pull applies to --from only" in alone.stderr

@@ -90,3 +90,15 @@ def test_label_checks() -> None:
 def test_image_to_model_without_image_input() -> None:
     with pytest.raises(RequestError, match="input image"):
         SampleRequest(image="x.png").check_against("m", "one-shot", ("unconditional",))
+
+
+def test_the_last_seed_must_fit() -> None:  # issue 14.5
+    from zoo.registry.schemas import MAX_SEED
+
+    SampleRequest(seed=MAX_SEED, n=1)
+    SampleRequest(seed=MAX_SEED - 3, n=4)
+    with pytest.raises(ValidationError) as info:
+        SampleRequest(seed=MAX_SEED, n=2)
+    err = info.value.errors()[0]
+    assert err["loc"] == ("seed",)
+    assert f"with n=2 the largest seed is {MAX_SEED - 1}" in err["msg"]

@@ -528,7 +528,7 @@ def test_verify_files(tmp_path: Path) -> None:
     with pytest.raises(
         IntegrityError, match=r"other\.safetensors of m is missing .*zoo pull --force m"
     ):
-        verify_files(tmp_path, {"other.safetensors": good}, "m")
+        verify_files(tmp_path, {"other.safetensors": good}, "m", "hub")
     wrong_size = FileEntry(sha256=good.sha256, size=good.size + 1)
     with pytest.raises(IntegrityError, match="the card says"):
         verify_files(tmp_path, {"model.safetensors": wrong_size}, "m")
@@ -613,3 +613,104 @@ def test_saved_bytes_are_reproducible_and_standard(tmp_path: Path) -> None:
         assert f.get_tensor("e.h").dtype == torch.bfloat16
         assert f.get_tensor("d.u").shape == (0, 3)
     check_file(paths[0])
+
+
+def test_keys_of_another_layout_name_the_cards_family() -> None:  # issue 14.6
+    net = torch.nn.Linear(2, 3)
+    state = {"body.0.weight": torch.zeros(3, 2), "body.0.bias": torch.zeros(3)}
+    with pytest.raises(WeightsMismatchError) as info:
+        apply_weights({"net": net}, state, "m", family="wgan")
+    text = str(info.value)
+    assert "the card names family 'wgan'" in text
+    assert "these weights have keys like body.0.bias, body.0.weight" in text
+    assert "(are they another family's?)" in text
+    # a file that only lacks keys is not another layout: the usual message
+    with pytest.raises(WeightsMismatchError, match="another model, variant or revision"):
+        apply_weights({"net": net}, {"net.weight": torch.zeros(3, 2)}, "m", family="wgan")
+
+
+def _copy_model(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_weights_under_another_familys_card(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text().replace("family: dcgan", "family: cgan"))
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "the card names family 'cgan'" in proc.stderr
+    assert "keys like generator.net." in proc.stderr
+
+
+def test_pickles_beside_safetensors_are_named_once(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x02.")
+    (folder / "extra.ckpt").write_bytes(b"\x80\x02.")
+    proc = run_zoo("sample", str(folder), "-n", "2", "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stderr.splitlines() if ln.startswith("zoo: note:")]
+    assert notes == [
+        f"zoo: note: extra.ckpt, pytorch_model.bin in {folder} ignored"
+        " (the zoo loads only the card's safetensors)"
+    ]
+    (folder / "pytorch_model.bin").unlink()
+    (folder / "extra.ckpt").unlink()
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "y.png"))
+    assert proc.returncode == 0 and "note" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "source,advice",
+    [
+        ("hub", "run `zoo pull --force hf:org/m`"),
+        ("embedded", "reinstall the zoo (`pip install --force-reinstall zoo`)"),
+        ("local", "restore the file from where the model came from, or train the model again"),
+    ],
+)
+def test_repair_advice_fits_the_source(tmp_path: Path, source: str, advice: str) -> None:
+    # issue 14.10: `zoo pull` cannot repair a shipped model or a local folder
+    path = tmp_path / "model.safetensors"
+    save_weights(linear_state(), path)
+    good = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+    with pytest.raises(IntegrityError) as missing:
+        verify_files(tmp_path, {"gone.safetensors": good}, "hf:org/m", source)
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(IntegrityError) as damaged:
+        verify_files(tmp_path, {"model.safetensors": good}, "hf:org/m", source)
+    for err in (missing, damaged):
+        assert str(err.value).endswith(advice), str(err.value)
+        assert source == "hub" or "zoo pull" not in str(err.value)
+
+
+def test_git_lfs_pointer_is_named(tmp_path: Path) -> None:  # issue 14.11
+    path = tmp_path / "model.safetensors"
+    save_weights(linear_state(), path)
+    good = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+    path.write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{good.sha256}\nsize {good.size}\n"
+    )
+    with pytest.raises(IntegrityError) as info:
+        verify_files(tmp_path, {"model.safetensors": good}, "m", "local")
+    text = str(info.value)
+    assert "model.safetensors of m is a git-lfs pointer, not weights" in text
+    assert f"run `git lfs pull` in {tmp_path}" in text
+    assert "bytes" not in text  # not the generic size message
+
+
+def test_damaged_local_folder_is_not_sent_to_zoo_pull(tiny_dcgan: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_zoo
+
+    folder = _copy_model(tiny_dcgan, tmp_path / "m")
+    weights_file = folder / "model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[:-4])
+    proc = run_zoo("sample", str(folder), "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "train the model again" in proc.stderr and "zoo pull" not in proc.stderr

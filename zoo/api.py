@@ -8,6 +8,7 @@ samples.save("sevens.png")      # a grid; a folder path writes one PNG per image
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,14 +50,16 @@ class Samples:
         return to_pil(self.images)
 
     def save(self, out: str | Path, *, nrow: int | None = None, force: bool = False) -> list[Path]:
-        """Write a grid (``out`` ends in .png) or a folder of one PNG per image.
+        """Write a grid (``out`` ends in .png) or a folder of one PNG per image (any other
+        path, or one ending in a slash).
 
         Returns the written paths. Existing files are kept unless ``force``.
         """
-        from zoo.images import grid, save_png, to_pil
+        from zoo.images import grid, output_kind, save_png, to_pil
 
+        kind = output_kind(out)
         out = Path(out)
-        if out.suffix.lower() == ".png":
+        if kind == "grid":
             if out.exists() and not force:
                 raise RequestError(f"{out} exists; choose another path or pass --force")
             if len(self) == 1:  # one image is written as itself, not as a 1-image grid
@@ -64,8 +67,6 @@ class Samples:
             else:
                 save_png(to_pil(grid(self.images, nrow))[0], out, self.request)
             return [out]
-        if out.exists() and not out.is_dir():
-            raise RequestError(f"{out} exists and is not a folder; give a .png path or a folder")
         paths = [out / f"{r['seed']:06d}.png" for r in self.records]
         clash = [p for p in paths if p.exists()]
         if clash and not force:
@@ -78,10 +79,33 @@ class Samples:
 class Model:
     """A loaded model: its card, its generator on a device, and ``sample``."""
 
-    def __init__(self, resolved: Resolved, generator: Generator, device: torch.device) -> None:
+    def __init__(
+        self,
+        resolved: Resolved,
+        generator: Generator,
+        device: torch.device,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         self.resolved = resolved
         self.generator = generator
         self.device = device
+        self._dtype = dtype
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the model was loaded with ('float32', 'bfloat16', ...): the one given
+        to ``load``, else that of the generator's first floating-point weight."""
+        if self._dtype is None:
+            import torch
+
+            floats = (
+                p.dtype
+                for net in self.generator.networks().values()
+                for p in net.parameters()
+                if p.is_floating_point()
+            )
+            self._dtype = next(floats, torch.float32)
+        return str(self._dtype).removeprefix("torch.")
 
     @property
     def id(self) -> str:
@@ -200,6 +224,7 @@ class Model:
             "model": r.name,
             "revision": r.revision,
             "family": r.family.name,
+            "dtype": self.dtype,  # another precision draws other pixels
             "sampler": self.sampler_name(request),
             "zoo": __version__,
             **asked,
@@ -271,7 +296,13 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     from pydantic import ValidationError
 
     from zoo.registry.errors import CardError
-    from zoo.weights import apply_weights, load_weights, refuse_pickles, verify_files
+    from zoo.weights import (
+        apply_weights,
+        ignored_note,
+        load_weights,
+        refuse_pickles,
+        verify_files,
+    )
 
     cls = load_object(resolved.family.generator)
     try:
@@ -279,19 +310,26 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     except ValidationError as err:
         raise CardError(f"{resolved.folder}/config.json: {format_validation(err)}") from None
     generator = cls(config)
-    refuse_pickles(resolved.folder)
-    verify_files(resolved.folder, resolved.card.zoo.files, resolved.name)
+    ignored = refuse_pickles(resolved.folder)
+    verify_files(resolved.folder, resolved.card.zoo.files, resolved.name, resolved.source)
+    if ignored:
+        print(ignored_note(resolved.folder, ignored), file=sys.stderr)
     state: dict[str, Any] = {}
     for fname in sorted(resolved.card.zoo.files):
         state.update(load_weights(resolved.folder / fname))
-    apply_weights(generator.networks(), state, where=resolved.name)
+    apply_weights(generator.networks(), state, where=resolved.name, family=resolved.family.name)
     if dtype is not None:
         generator.to("cpu", dtype)
     return generator.eval()
 
 
-def load(name: str, *, device: str | None = None, dtype: str | None = None) -> Model:
+def load(
+    name: str, *, device: str | None = None, dtype: str | None = None, download: bool = True
+) -> Model:
     """Load a model by registered id, folder path, or ``hf:org/name[@revision]``.
+
+    ``download=False`` loads a Hub model only from the cache (UnknownModelError if it
+    is not there), never contacting the Hub.
 
     ``device`` is for this load only (None: the process default, see ``zoo.device``);
     it never changes where later loads go. Loaded generators are kept by the
@@ -302,12 +340,12 @@ def load(name: str, *, device: str | None = None, dtype: str | None = None) -> M
 
     dm = manager()
     where = dm.where(device)
-    resolved = resolve(name)
+    resolved = resolve(name, download=download)
     torch_dtype = dm.dtype(dtype, where)
     key = component_key(str(resolved.folder.resolve()), resolved.revision, torch_dtype)
     generator = dm.get(key, lambda: build_generator(resolved, torch_dtype), where)
     attach_components(generator, resolved, device=device)
-    return Model(resolved, generator, where)
+    return Model(resolved, generator, where, torch_dtype)
 
 
 def component_sources(

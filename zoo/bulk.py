@@ -15,6 +15,7 @@ an error unless --force. Every write is atomic.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,27 @@ def file_for(out: Path, seed: int) -> Path:
     return out / f"{seed:06d}.png"
 
 
+# a temp file of zoo.images.atomic_write for the PNG of a seed: ".<seed>.png.<random>.tmp"
+_TEMP = re.compile(r"\.(\d+)\.png\.[A-Za-z0-9_]+\.tmp")
+
+
+def remove_leftovers(out: Path, seeds: list[int]) -> int:
+    """Delete the temp files a killed run left for the PNGs of ``seeds``; returns how many.
+
+    Only files named as ``atomic_write`` names the temp file of one of these seeds'
+    PNGs are touched: other workers' seeds and other files are left alone.
+    """
+    wanted = {file_for(out, s).name for s in seeds}
+    removed = 0
+    with os.scandir(out) as entries:
+        for entry in entries:
+            match = _TEMP.fullmatch(entry.name)
+            if match and f"{match.group(1)}.png" in wanted and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def _done(path: Path, record: dict[str, Any]) -> bool:
     """True if ``path`` holds this very image already; raises if it holds another."""
     from zoo.images import read_meta
@@ -51,10 +73,16 @@ def _done(path: Path, record: dict[str, Any]) -> bool:
         meta = read_meta(path)
     except RequestError:
         return False  # unreadable (e.g. from an older interrupted tool): redraw it
-    if all(meta.get(k) == v for k, v in record.items() if k != "zoo"):
+    # files of a zoo that did not record the dtype yet are compared without it
+    skip = {"zoo"} | ({"dtype"} if "dtype" not in meta else set())
+    differ = [k for k, v in record.items() if k not in skip and meta.get(k) != v]
+    if not differ:
         return True
+    key = differ[0]
+    there = "none" if meta.get(key) is None else repr(meta.get(key))[:60]
     raise RequestError(
-        f"{path} holds an image drawn with other parameters; use another folder or --force"
+        f"{path} holds an image drawn with other parameters ({key}: {there} there,"
+        f" {repr(record[key])[:60]} now); use another folder or --force"
     )
 
 
@@ -76,6 +104,7 @@ def write_folder(
         _init_group()
     out.mkdir(parents=True, exist_ok=True)
     mine = [s for i, s in enumerate(seeds_for(request.seed, request.n)) if i % size == rank]
+    remove_leftovers(out, mine)  # a SIGKILL between a temp file's creation and its rename
     records = {rec["seed"]: rec for rec in model.records(request, mine)}
     todo = [
         s
@@ -100,8 +129,7 @@ def write_folder(
             bar.update(len(chunk))
     except KeyboardInterrupt:
         # a signal between creating a temp file and its cleanup could leave one behind
-        for tmp in out.glob(".*.png.*.tmp"):
-            tmp.unlink(missing_ok=True)
+        remove_leftovers(out, mine)
         raise
     finally:
         bar.close()

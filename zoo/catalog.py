@@ -110,6 +110,20 @@ def _revision(card: ModelCard, folder: Path, source: str) -> str:
     return "sha256:" + first.sha256[:12]
 
 
+def hub_repo(name: str, *, registry: Registry | None = None) -> str | None:
+    """The Hub repository ``name`` is downloaded from ('hf:org/name[@revision]'), or None
+    for a model that lives on this machine (a folder, a shipped or plugin model)."""
+    if name.startswith(HUB_PREFIX):
+        from zoo import hub
+
+        hub.parse_ref(name[len(HUB_PREFIX) :])  # refuse a malformed reference here
+        return name
+    if _is_path(name):
+        return None
+    spec = (registry or get_registry()).model(name)
+    return f"{HUB_PREFIX}{spec.repo}" if spec.repo is not None else None
+
+
 def resolve(name: str, *, registry: Registry | None = None, download: bool = True) -> Resolved:
     """Find the folder of a model and read its card; pulls Hub models if needed."""
     reg = registry or get_registry()

@@ -250,7 +250,7 @@ def snapshot(
             if offline:
                 raise HubError(
                     f"{fname} of {name} is not in the cache and offline mode is on"
-                    f" (HF_HUB_OFFLINE=1); unset HF_HUB_OFFLINE and run `zoo pull {name}`"
+                    " (HF_HUB_OFFLINE=1); unset HF_HUB_OFFLINE to download it"
                 ) from err
             raise _translate(err, name, where, cache, offline) from err
         except hf.EntryNotFoundError as err:
@@ -334,20 +334,24 @@ def _translate(err: Exception, name: str, where: str, cache: Path, offline: bool
     if isinstance(err, getattr(hf, "IncompleteSnapshotError", ())):
         found = re.search(r"\d+ file\(s\) are missing \(([^)]*)\)", str(err))
         missing = f" (missing: {found.group(1)})" if found else ""
-        why = "offline mode is on (HF_HUB_OFFLINE=1)" if offline else "the Hub cannot be reached"
-        return HubError(
-            f"the cached copy of {where} is incomplete{missing} and {why}; {again} online"
-        )
+        if offline:
+            why, fix = (
+                "offline mode is on (HF_HUB_OFFLINE=1)",
+                "unset HF_HUB_OFFLINE to fetch the rest",
+            )
+        else:
+            why, fix = "the Hub cannot be reached", "try again when it can"
+        return HubError(f"the cached copy of {where} is incomplete{missing} and {why}; {fix}")
     if isinstance(err, (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled)):
         if offline or isinstance(err.__cause__, hf.OfflineModeIsEnabled):
             return HubError(
                 f"{where} is not in the cache and offline mode is on (HF_HUB_OFFLINE=1);"
-                f" unset HF_HUB_OFFLINE and {again}"
+                " unset HF_HUB_OFFLINE to download it"
             )
         cause = f" ({_short(err.__cause__)})" if err.__cause__ is not None else ""
         return HubError(
             f"cannot reach the Hub at {constants.ENDPOINT}{cause} and {where} is not in the"
-            f" cache; check your connection or HF_ENDPOINT, then {again}"
+            f" cache; check your connection or HF_ENDPOINT and try again"
         )
     if isinstance(err, hf.EntryNotFoundError):
         return HubError(

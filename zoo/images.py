@@ -22,6 +22,44 @@ if TYPE_CHECKING:
 
 META_KEY = "zoo"
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+# suffixes of image formats the zoo does not write: such an output path is a mistake, not a folder
+OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def output_kind(out: str | os.PathLike[str]) -> str:
+    """Whether ``out`` asks for a grid ('grid': a .png file) or a folder of PNGs ('folder').
+
+    A trailing slash always means a folder (so ``-o samples.png/`` is a folder of that
+    name); without one, a ``.png`` suffix means one file.
+
+    Raises:
+        RequestError: another image format's suffix (the zoo writes PNG only), a PNG
+            path that is an existing folder, or a folder path that is an existing file.
+    """
+    text = os.fspath(out)
+    path = Path(text)
+    if text.endswith(("/", os.sep)):
+        if path.exists() and not path.is_dir():
+            raise RequestError(
+                f"{text} ends with a slash, which means a folder, but {path} is a file;"
+                " drop the slash to overwrite that file, or choose another folder"
+            )
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        if path.is_dir():
+            raise RequestError(
+                f"{path} is a folder, not a PNG file; use -o {path}/ to write one PNG per image"
+                " into it, or choose another file name"
+            )
+        return "grid"
+    if suffix in OTHER_IMAGE_SUFFIXES:
+        raise RequestError(
+            f"the zoo writes PNG; use -o {path.with_suffix('.png')} or a folder ({path}/)"
+        )
+    if path.exists() and not path.is_dir():
+        raise RequestError(f"{path} exists and is not a folder; give a .png path or a folder")
+    return "folder"
 
 
 def to_uint8(images: torch.Tensor) -> Any:

@@ -44,8 +44,10 @@ __all__ = [
     "apply_weights",
     "check_file",
     "entry_mismatch",
+    "ignored_note",
     "load_weights",
     "refuse_pickles",
+    "repair_hint",
     "save_weights",
     "scan_values",
     "sha256_file",
@@ -349,16 +351,48 @@ def _inside(folder: Path, name: str) -> Path | None:
     return Path(joined)
 
 
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    """Whether the file is a git-lfs pointer (a small text file) instead of its object."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(LFS_POINTER)) == LFS_POINTER
+    except OSError:
+        return False  # entry_mismatch reports what is wrong with it
+
+
+def repair_hint(model: str, source: str | None) -> str:
+    """What restores a model's missing or damaged weight file, by where the model comes
+    from (``Resolved.source``: "embedded", "local" or "hub"; None when unknown)."""
+    if source == "hub":
+        return f"run `zoo pull --force {model}`"
+    if source == "embedded":
+        return (
+            "the model ships with the zoo: reinstall the zoo (`pip install --force-reinstall zoo`)"
+        )
+    if source == "local":
+        return "restore the file from where the model came from, or train the model again"
+    return "restore the file, or get the model again"
+
+
 def verify_files(
-    folder: str | os.PathLike[str], files: Mapping[str, FileEntry], model: str
+    folder: str | os.PathLike[str],
+    files: Mapping[str, FileEntry],
+    model: str,
+    source: str | None = None,
 ) -> None:
     """Check that each weight file listed by the card exists with its size and sha256.
 
+    ``source`` (embedded, local or hub) chooses the advice of the messages.
+
     Raises:
-        IntegrityError: a file is missing, has the wrong size or hash, or its name
-            would leave the model folder.
+        IntegrityError: a file is missing, has the wrong size or hash, is a git-lfs
+            pointer, or its name would leave the model folder.
     """
     folder = Path(folder)
+    fix = repair_hint(model, source)
     for name, entry in sorted(files.items()):
         path = _inside(folder, name)
         if path is None:
@@ -366,27 +400,43 @@ def verify_files(
                 f"weight file name {name[:80]!r} of {model} escapes the model folder; fix the card"
             )
         if not path.is_file():
+            raise IntegrityError(f"weight file {name} of {model} is missing from {folder}; {fix}")
+        if _is_lfs_pointer(path):
+            fetch = fix if source == "hub" else f"run `git lfs pull` in {folder} to fetch them"
             raise IntegrityError(
-                f"weight file {name} of {model} is missing from {folder}; run `zoo pull --force {model}`"
+                f"weight file {name} of {model} is a git-lfs pointer, not weights (the LFS"
+                f" object was never fetched); {fetch}"
             )
         problem = entry_mismatch(path, entry)
         if problem is not None:
-            raise IntegrityError(
-                f"weight file {name} of {model}: {problem}; run `zoo pull --force {model}`"
-            )
+            raise IntegrityError(f"weight file {name} of {model}: {problem}; {fix}")
 
 
-def refuse_pickles(folder: str | os.PathLike[str]) -> None:
-    """Refuse a model folder whose only weights are pickle checkpoints (W8)."""
+def refuse_pickles(folder: str | os.PathLike[str]) -> list[str]:
+    """Refuse a model folder whose only weights are pickle checkpoints (W8).
+
+    Returns:
+        The names of pickle checkpoints that lie beside safetensors weights: they are
+        never loaded, and the caller should say so (see ``ignored_note``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        return
+        return []
     names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if names and not any(folder.glob("*.safetensors")):
         raise PickleRefusedError(
             f"{folder} holds only pickle weights ({_some(names, 3)}); only safetensors is"
             " supported (pickle files can run code when loaded)"
         )
+    return names
+
+
+def ignored_note(folder: str | os.PathLike[str], names: list[str]) -> str:
+    """The line that tells a user which files of a model folder are not loaded."""
+    return (
+        f"zoo: note: {_some(names, 3)} in {folder} ignored"
+        " (the zoo loads only the card's safetensors)"
+    )
 
 
 # -- loading -------------------------------------------------------------------------
@@ -522,7 +572,10 @@ def _fit_dtype(key: str, src: torch.Tensor, dst: torch.dtype, where: str) -> tor
 
 
 def apply_weights(
-    networks: Mapping[str, torch.nn.Module], state: Mapping[str, torch.Tensor], where: str
+    networks: Mapping[str, torch.nn.Module],
+    state: Mapping[str, torch.Tensor],
+    where: str,
+    family: str | None = None,
 ) -> None:
     """Load ``state`` (keys "<part>.<param>") into ``networks`` (part -> module), strictly.
 
@@ -530,6 +583,10 @@ def apply_weights(
     shape mismatches (W11) are errors, unexpected keys (W10) a warning, float
     weights of another precision are cast with one warning, and integer or
     boolean weights where the model has floats are errors (W12).
+
+    ``family``, the family the model's card names, is named when the file's keys look
+    like another layout (keys missing and others unexpected): weights of one family
+    under a card naming another.
 
     Raises:
         WeightsMismatchError: the weights do not fit the networks.
@@ -539,12 +596,18 @@ def apply_weights(
         for name, tensor in module.state_dict().items():
             expected[f"{part}.{name}"] = (part, name, tensor)
     missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing and unexpected and family is not None:
+        raise WeightsMismatchError(
+            f"{where}: {len(missing)} of {len(expected)} weights are missing from the file"
+            f" ({_some(missing, 3)}); the card names family '{family}'; these weights have"
+            f" keys like {_some(unexpected, 3)} (are they another family's?)"
+        )
     if missing:
         raise WeightsMismatchError(
             f"{where}: {len(missing)} of {len(expected)} weights are missing from the file"
             f" ({_some(missing)}); the file is for another model, variant or revision"
         )
-    unexpected = sorted(set(state) - set(expected))
     if unexpected:
         warnings.warn(
             f"{where}: ignoring {len(unexpected)} unexpected weights in the file ({_some(unexpected)})",

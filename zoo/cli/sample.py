@@ -16,7 +16,10 @@ from zoo.cli.options import ModelOptionsCommand, collect
 from zoo.registry.errors import RequestError
 
 # keys of a PNG's parameters that are not request fields or options
-META_KEYS = frozenset({"model", "revision", "family", "sampler", "zoo", "drawn_label", "options"})
+META_KEYS = frozenset(
+    {"model", "revision", "family", "dtype", "sampler", "zoo", "drawn_label", "options"}
+)
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _default_out(model: str, seed: int) -> Path:
@@ -92,14 +95,17 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 )
 @click.option(
     "--dtype",
-    type=click.Choice(["float32", "float16", "bfloat16"]),
+    type=click.Choice(DTYPES),
     help="Weights dtype (default: float32 on CPU).",
 )
 @click.option(
     "-o",
     "--out",
     type=click.Path(),
-    help="A .png path writes a grid; any other path a folder of PNGs. Default: <model>_seed<seed>.png here.",
+    help=(
+        "A .png path writes a grid; any other path (or one ending in /) a folder of PNGs."
+        " Default: <model>_seed<seed>.png here."
+    ),
 )
 @click.option(
     "--from",
@@ -107,11 +113,17 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     type=click.Path(dir_okay=False),
     help="Redraw an image from the parameters stored in a PNG the zoo wrote.",
 )
+@click.option(
+    "--allow-pull",
+    is_flag=True,
+    help="With --from: download the Hub model the PNG names if it is not in the cache.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 def sample(
     model: str | None,
     out: str | None,
     from_png: str | None,
+    allow_pull: bool,
     force: bool,
     device: str | None,
     dtype: str | None,
@@ -149,6 +161,11 @@ def sample(
             )
         options[key] = value
     revision = None
+    if allow_pull and from_png is None:
+        raise RequestError(
+            "--allow-pull applies to --from only (a model named on the command line is"
+            " pulled as needed); drop --allow-pull"
+        )
     if from_png is not None:
         from zoo.images import read_meta
 
@@ -158,13 +175,17 @@ def sample(
                 f"{from_png} was drawn by '{meta.get('model')}', not '{model}'; drop MODEL"
             )
         model = meta.get("model")
+        if not isinstance(model, str) or not model:
+            raise RequestError(f"{from_png}: its zoo parameters name no model")
         revision = meta.get("revision")
         given = [k for k, v in values.items() if v is not None and k not in ("n", "seed")]
+        given += [k for k in ("n", "seed") if _on_command_line(k)]
         given += list(options)
         if given:
             raise RequestError(
-                f"--from takes its parameters from the image; drop --{given[0].replace('_', '-')}"
+                f"--from takes its parameters from the image; drop {_flag(given[0])}"
             )
+        dtype = _replayed_dtype(meta, dtype, from_png)
         values, options = replayed(meta)
         values["n"] = meta.get("n", 1)
         values["seed"] = meta.get("seed", 0)
@@ -175,7 +196,9 @@ def sample(
     # checks that need the card but no weights (and no torch)
     from zoo.catalog import resolve
 
-    res = resolve(model)
+    # a PNG is someone else's file: it may not make this machine download a model
+    download = from_png is None or allow_pull
+    res = resolve(model) if download else _resolve_cached(model, str(from_png))
     res.check(request)
     for what, path in (("image", request.image), ("mask", request.mask)):
         if path is not None and not Path(path).is_file():
@@ -185,16 +208,18 @@ def sample(
             f"zoo: warning: {from_png} was drawn by revision {revision}; '{res.name}' is now at {res.revision}",
             err=True,
         )
+    from zoo.images import output_kind
+
     target = Path(out) if out else _default_out(res.name, request.seed)
-    _check_out(target, force)
+    grid = output_kind(out if out else target) == "grid"
+    _check_out(target, grid, force)
 
     from zoo.api import load
     from zoo.bulk import world, write_folder
 
-    grid = target.suffix.lower() == ".png"
     if grid and world()[1] > 1:
         raise RequestError("a grid (.png) cannot be split across workers; give a folder as -o")
-    loaded = load(model, device=device, dtype=dtype)
+    loaded = load(model, device=device, dtype=dtype, download=download)
     if grid:
         loaded.run(request).save(target, force=force)
         click.echo(str(target))
@@ -205,14 +230,59 @@ def sample(
         click.echo(f"{target}/ ({written} images written{note})")
 
 
-def _check_out(target: Path, force: bool) -> None:
-    if target.suffix.lower() == ".png":
+def _resolve_cached(model: str, png: str) -> Any:
+    """Resolve the model a PNG names without downloading it: a Hub model must be cached."""
+    from zoo.catalog import hub_repo, resolve
+    from zoo.registry.errors import UnknownModelError
+
+    repo = hub_repo(model)
+    if repo is None:
+        return resolve(model)
+    try:
+        return resolve(model, download=False)
+    except UnknownModelError:
+        raise RequestError(
+            f"{png} names the Hub repository {repo}, which is not in the cache;"
+            " pass --allow-pull to download it"
+        ) from None
+
+
+def _replayed_dtype(meta: dict[str, Any], given: str | None, png: str) -> str | None:
+    """The dtype a PNG was drawn in (None for PNGs older than that record); a --dtype
+    that differs from it is refused, since it would draw other pixels."""
+    recorded = meta.get("dtype")
+    if recorded is None:
+        return given
+    if recorded not in DTYPES:
+        raise RequestError(
+            f"{png}: its dtype {str(recorded)[:40]!r} is none of {', '.join(DTYPES)}"
+        )
+    if given is not None and given != recorded:
+        raise RequestError(
+            f"--from takes its parameters from the image ({png} was drawn in {recorded});"
+            " drop --dtype"
+        )
+    return str(recorded)
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of a parameter: '-n', '--batch-size'."""
+    return "-n" if name == "n" else "--" + name.replace("_", "-")
+
+
+def _on_command_line(param: str) -> bool:
+    """Whether ``param`` was given on the command line (not its default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _check_out(target: Path, grid: bool, force: bool) -> None:
+    """Refuse an output that exists (a grid without --force) or that cannot be written."""
+    if grid:
         if target.exists() and not force:
             raise RequestError(f"{target} exists; choose another -o or pass --force")
         parent = target.parent
     else:
-        if target.exists() and not target.is_dir():
-            raise RequestError(f"{target} exists and is not a folder; give a .png path or a folder")
         parent = target if target.exists() else target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
