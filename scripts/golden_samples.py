@@ -45,6 +45,12 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
     "vae-digits": [("plain", {})],
     "vae-scenes": [("plain", {})],
     "vqvae-scenes": [("plain", {}), ("topk", {"temperature": 0.8, "top_k": 20})],
+    "ddpm-digits": [
+        ("label-ddim", {"label": 3, "steps": 10}),
+        ("ddpm", {"sampler": "ddpm", "steps": 10}),
+        ("dpm-guided", {"sampler": "dpm++2m", "steps": 8, "guidance": 4.0}),
+        ("euler-a", {"sampler": "euler-a", "steps": 8, "label": 7}),
+    ],
     "dalle-scenes": [
         ("prompt", {"prompt": "a red circle"}),
         ("top-p", {"prompt": "a blue square", "top_p": 0.9}),
