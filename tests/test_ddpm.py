@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+import zoo
 from zoo.api import make_request
 from zoo.plugins.ddpm.config import DDPMConfig
 from zoo.plugins.ddpm.model import DDPMGenerator
@@ -182,3 +183,60 @@ def test_a_tiny_model_samples_through_the_api(tmp_path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     res = run_zoo("sample", str(unconditional), "--sampler", "euler", "--guidance", "3")
     assert res.returncode == 2 and "null condition" in res.stderr
+
+
+# -- the shipped model --------------------------------------------------------------------
+
+SHIPPED = "ddpm-digits"
+
+
+def _threes(n: int) -> float:
+    """Share of n DDIM-50 draws of --label 3 the zoo's digit classifier reads as a 3."""
+    model = zoo.load(SHIPPED, device="cpu")
+    images = model.sample(n=n, seed=0, label=3, sampler="ddim", steps=50, batch_size=100).images
+    classifier = zoo.load("classifier-digits", device="cpu").network
+    with torch.no_grad():
+        return float((classifier.logits(classifier.fit(images)).argmax(1) == 3).float().mean())
+
+
+def test_shipped_model_draws_the_asked_digit() -> None:
+    assert _threes(40) >= 0.9
+
+
+@pytest.mark.slow
+def test_shipped_model_draws_threes_as_its_card_promises() -> None:
+    assert _threes(200) >= 0.95
+
+
+def test_shipped_model_cli_is_deterministic_and_per_image(tmp_path) -> None:
+    from tests.conftest import run_zoo
+
+    a, b, one = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "one.png"
+    args = ("--label", "3", "--steps", "10", "--sampler", "ddim", "--seed", "0")
+    assert run_zoo("sample", SHIPPED, *args, "-n", "4", "-o", str(a)).returncode == 0
+    assert run_zoo("sample", SHIPPED, *args, "-n", "4", "-o", str(b)).returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+    folder = tmp_path / "each"
+    assert run_zoo("sample", SHIPPED, *args, "-n", "4", "-o", str(folder)).returncode == 0
+    res = run_zoo(
+        "sample",
+        SHIPPED,
+        "--label",
+        "3",
+        "--steps",
+        "10",
+        "--sampler",
+        "ddim",
+        "--seed",
+        "3",
+        "-o",
+        str(one),
+    )
+    assert res.returncode == 0
+    from zoo.images import load_image
+
+    torch.testing.assert_close(
+        load_image(folder / "000003.png", 1), load_image(one, 1), atol=1 / 255, rtol=0
+    )
+    res = run_zoo("sample", SHIPPED, "--sampler", "ar")
+    assert res.returncode == 2 and "draws autoregressive models" in res.stderr
