@@ -92,7 +92,7 @@ def test_eval_json_write_card_and_resume(
     [
         (
             ["--metrics", "fid,fdi"],
-            "unknown metric 'fdi'; choose from fid, is, kid, precision, recall, ssim, psnr, clip_score, prompt_accuracy",
+            "unknown metric 'fdi'; choose from fid, is, kid, precision, recall, label_accuracy, ssim, psnr, clip_score, prompt_accuracy",
         ),  # fmt: skip
         (["--metrics", "clip_score"], "metric 'clip_score' scores prompts;"),
         (["--metrics", "ssim"], "metric 'ssim' compares each image with a target;"),

@@ -409,7 +409,7 @@ def write_reconstructions(folder: Path, n: int = 16, name: str = "samples.png") 
     from zoo.reconstruct import reconstruct
 
     model = load(str(folder), device="cpu")
-    size = model.generator.image_shape[-1]
+    size = int(model.generator.config.model_dump()["image_size"])  # autoencoders, not Generators
     images = load_split(model.resolved.card.zoo.dataset or "", "test", size)["image"][:n]
     out = reconstruct(model, images)["output"]
     save_png(to_pil(grid(torch.cat([images, out]), nrow=n))[0], folder / name)
