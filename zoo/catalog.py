@@ -225,9 +225,7 @@ def list_models(
                     process=res.family.process,
                     sampler=res.default_sampler(),
                     samplers=sorted(
-                        name
-                        for name, s in reg.samplers.items()
-                        if s.process == res.family.process
+                        name for name, s in reg.samplers.items() if s.process == res.family.process
                     ),
                     capabilities=list(res.family.capabilities),
                     kind=res.family.kind,
