@@ -125,7 +125,10 @@ class DPMSolverSampler(DiffusionSampler):
         opts = draw.sampler_options
         if not isinstance(opts, DPMOptions):
             raise RequestError("the dpm++2m sampler needs its own options (DPMOptions)")
-        timesteps, sigmas = solver_sigmas(schedule, steps, opts.karras, opts.timestep_spacing)
+        # the model's own spacing by default: a cosine schedule's last timestep has an SNR
+        # near 0 (sigma ~ 2e4), where a first step from linspace's t = T-1 blows up errors
+        spacing = opts.timestep_spacing or schedule.timestep_spacing
+        timesteps, sigmas = solver_sigmas(schedule, steps, opts.karras, spacing)
         # x_T ~ N(0, I): the solver works on x_t itself, whose variance is about 1
         x = randn(rngs, shape).to(draw.device)
         x0_prev, h_prev = None, None

@@ -96,10 +96,12 @@ class EulerSampler(DiffusionSampler):
         opts = draw.sampler_options
         if not isinstance(opts, EulerOptions):
             raise RequestError(f"the {self.name} sampler needs its own options (EulerOptions)")
-        timesteps, sigmas = euler_sigmas(schedule, steps, opts.timestep_spacing)
+        # the model's own spacing by default (see dpm.py: cosine schedules and t = T-1)
+        spacing = opts.timestep_spacing or schedule.timestep_spacing
+        timesteps, sigmas = euler_sigmas(schedule, steps, spacing)
         # x_T = sigma_max z: pure noise at the first level (x = x_0 + sigma eps, x_0 negligible)
         init = sigmas.max()
-        if opts.timestep_spacing == "leading":
+        if spacing == "leading":
             init = (init**2 + 1) ** 0.5
         x = randn(rngs, shape).to(draw.device) * init
         for i, t in enumerate(timesteps.tolist()):

@@ -48,19 +48,20 @@ class DPMOptions(Options):
             "instead of by timestep"
         ),
     )
-    timestep_spacing: Spacing = Field(
-        default="linspace",
+    timestep_spacing: Spacing | None = Field(
+        default=None,
         description="how the steps pick training timesteps (without --karras): "
-        "linspace, leading or trailing",
+        "linspace, leading or trailing (default: the model's schedule)",
     )
 
 
 class EulerOptions(Options):
     """Euler and ancestral Euler (Karras et al. 2022): how the steps pick training timesteps."""
 
-    timestep_spacing: Spacing = Field(
-        default="linspace",
-        description="how the steps pick training timesteps: linspace, leading or trailing",
+    timestep_spacing: Spacing | None = Field(
+        default=None,
+        description="how the steps pick training timesteps: linspace, leading or trailing "
+        "(default: the model's schedule)",
     )
 
 
