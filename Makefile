@@ -2,7 +2,7 @@ PY ?= python
 
 .PHONY: test lint fix bench
 test:            ## the default suite (the README's test command)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 lint:            ## ruff and mypy, as CI runs them
 	$(PY) -m ruff check .
