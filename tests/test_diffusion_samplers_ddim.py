@@ -337,7 +337,9 @@ def test_learned_range_needs_variance_channels() -> None:
         DDPMSampler().sample(gen, draw)
     # the model's schedule default works, and so does a Draw without sampler options
     assert DDPMSampler().sample(gen, Draw(seeds=SEEDS, steps=3)).shape == (3, *SHAPE)
-    with pytest.raises(RequestError, match="ddim sampler got DDPMOptions; give it DDIMOptions"):
+    with pytest.raises(
+        RequestError, match="ddim sampler got DDPMOptions; it needs its own options .DDIMOptions."
+    ):
         DDIMSampler().sample(gen, Draw(seeds=SEEDS, sampler_options=DDPMOptions(), steps=3))
 
 

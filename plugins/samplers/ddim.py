@@ -33,8 +33,6 @@ from zoo.plugins.samplers.diffusion import (
 from zoo.plugins.samplers.options import DDIMOptions
 from zoo.registry.contracts import Draw
 from zoo.registry.diffusion import NoiseSchedule
-from zoo.registry.errors import RequestError
-from zoo.registry.options import NoOptions
 
 
 class DDIMSampler(DiffusionSampler):
@@ -50,11 +48,7 @@ class DDIMSampler(DiffusionSampler):
         rngs: list[torch.Generator],
         draw: Draw,
     ) -> torch.Tensor:
-        opts = draw.sampler_options
-        if isinstance(opts, NoOptions):
-            opts = DDIMOptions()
-        if not isinstance(opts, DDIMOptions):
-            raise RequestError(f"the ddim sampler got {type(opts).__name__}; give it DDIMOptions")
+        opts: DDIMOptions = self.own_options(draw)
         eta = opts.eta
         timesteps = train_timesteps(schedule, steps, opts.timestep_spacing)
         alpha_bar = schedule.alphas_cumprod()

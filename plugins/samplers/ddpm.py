@@ -38,7 +38,6 @@ from zoo.plugins.samplers.options import DDPMOptions
 from zoo.registry.contracts import Draw
 from zoo.registry.diffusion import NoiseSchedule
 from zoo.registry.errors import RequestError
-from zoo.registry.options import NoOptions
 
 # beta~ is 0 where abar' = 1; its log is taken at this floor instead
 MIN_VARIANCE = 1e-20
@@ -57,11 +56,7 @@ class DDPMSampler(DiffusionSampler):
         rngs: list[torch.Generator],
         draw: Draw,
     ) -> torch.Tensor:
-        opts = draw.sampler_options
-        if isinstance(opts, NoOptions):
-            opts = DDPMOptions()
-        if not isinstance(opts, DDPMOptions):
-            raise RequestError(f"the ddpm sampler got {type(opts).__name__}; give it DDPMOptions")
+        opts: DDPMOptions = self.own_options(draw)
         variance_type = opts.variance_type or schedule.variance_type
         timesteps = train_timesteps(schedule, steps, opts.timestep_spacing)
         alpha_bar = schedule.alphas_cumprod()

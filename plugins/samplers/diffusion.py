@@ -20,6 +20,7 @@ import torch
 from zoo.registry.contracts import Draw, Sampler
 from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule, Spacing
 from zoo.registry.errors import RequestError
+from zoo.registry.options import NoOptions
 
 
 def train_timesteps(schedule: NoiseSchedule, steps: int, spacing: Spacing | None) -> np.ndarray:
@@ -155,6 +156,19 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
             x_0 = self.loop(model, schedule, steps, shape, rngs, draw)
             out.append(generator.decode(x_0.to(dtype)).float().cpu())
         return torch.cat(out).clamp(0, 1)
+
+    def own_options(self, draw: Draw) -> Any:
+        """The draw's sampler options as this sampler's ``options_class`` (its defaults when
+        none were given); options of another sampler are a one-line error."""
+        opts = draw.sampler_options
+        if isinstance(opts, NoOptions) and self.options_class is not NoOptions:
+            return self.options_class()
+        if not isinstance(opts, self.options_class):
+            raise RequestError(
+                f"the {self.name} sampler got {type(opts).__name__}; it needs its own options "
+                f"({self.options_class.__name__})"
+            )
+        return opts
 
     @abstractmethod
     def loop(

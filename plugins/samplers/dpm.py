@@ -46,7 +46,6 @@ from zoo.plugins.samplers.sigmas import (
 )
 from zoo.registry.contracts import Draw
 from zoo.registry.diffusion import NoiseSchedule, Spacing
-from zoo.registry.errors import RequestError
 
 
 def solver_timesteps(schedule: NoiseSchedule, steps: int, spacing: Spacing) -> np.ndarray:
@@ -122,9 +121,7 @@ class DPMSolverSampler(DiffusionSampler):
         rngs: list[torch.Generator],
         draw: Draw,
     ) -> torch.Tensor:
-        opts = draw.sampler_options
-        if not isinstance(opts, DPMOptions):
-            raise RequestError("the dpm++2m sampler needs its own options (DPMOptions)")
+        opts: DPMOptions = self.own_options(draw)
         # the model's own spacing by default: a cosine schedule's last timestep has an SNR
         # near 0 (sigma ~ 2e4), where a first step from linspace's t = T-1 blows up errors
         spacing = opts.timestep_spacing or schedule.timestep_spacing

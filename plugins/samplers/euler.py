@@ -47,7 +47,6 @@ from zoo.plugins.samplers.options import EulerOptions
 from zoo.plugins.samplers.sigmas import check_steps, sigmas_at
 from zoo.registry.contracts import Draw
 from zoo.registry.diffusion import NoiseSchedule, Spacing
-from zoo.registry.errors import RequestError
 
 
 def euler_sigmas(
@@ -93,9 +92,7 @@ class EulerSampler(DiffusionSampler):
         rngs: list[torch.Generator],
         draw: Draw,
     ) -> torch.Tensor:
-        opts = draw.sampler_options
-        if not isinstance(opts, EulerOptions):
-            raise RequestError(f"the {self.name} sampler needs its own options (EulerOptions)")
+        opts: EulerOptions = self.own_options(draw)
         # the model's own spacing by default (see dpm.py: cosine schedules and t = T-1)
         spacing = opts.timestep_spacing or schedule.timestep_spacing
         timesteps, sigmas = euler_sigmas(schedule, steps, spacing)
