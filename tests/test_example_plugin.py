@@ -1,10 +1,9 @@
 """The example plugin as a user meets it: pip-installed, then found by the CLI and tested.
 
-Installs examples/zoo-example-plugin into the running environment (a copy is
-built, so the source folder gets no build/ or egg-info), then runs `zoo list`,
-`zoo sample` and the plugin's own test suite in fresh processes. Installing
-again is harmless (--force-reinstall of this one distribution, no dependencies,
-no index).
+Installs examples/zoo-example-plugin into a temporary folder (`pip install --target`,
+from a copy, so the source folder gets no build/ or egg-info, and the environment running
+the tests is left as it was), then runs `zoo list`, `zoo sample` and the plugin's own test
+suite in fresh processes that find it through PYTHONPATH, as a site folder.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -24,10 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "examples" / "zoo-example-plugin"
 
 
+TARGET: list[Path] = []  # where the fixture installed the plugin
+
+
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     env.update(HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8")
     env.pop("PYTHONPATH", None)  # the installed copy, not a source folder, must be found
+    if TARGET:
+        env["PYTHONPATH"] = str(TARGET[0])
     return env
 
 
@@ -42,7 +47,7 @@ def _zoo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Install the example plugin from a copy of its folder; returns a scratch folder."""
     work = tmp_path_factory.mktemp("example-plugin")
     src = work / "src"
@@ -59,7 +64,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "install",
         "--no-deps",
         *offline,
-        "--force-reinstall",
+        "--target",
+        str(work / "site"),
         "--disable-pip-version-check",
         "-q",
         str(src),
@@ -68,7 +74,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     print(f"pip install took {time.perf_counter() - t0:.1f} s")
-    return work
+    TARGET[:] = [work / "site"]
+    yield work
+    TARGET.clear()
 
 
 def test_plugin_models_are_listed(installed: Path) -> None:
@@ -102,7 +110,7 @@ def test_model_folder_ships_inside_the_installed_package(installed: Path) -> Non
     info = json.loads(proc.stdout)
     folder = Path(info["folder"])
     assert PLUGIN not in folder.parents, f"{folder} is the source folder, not the installed copy"
-    assert "site-packages" in folder.parts, folder
+    assert TARGET[0] in folder.parents, folder  # inside the installed copy
     assert {"README.md", "config.json", "model.safetensors"} <= {p.name for p in folder.iterdir()}
 
 

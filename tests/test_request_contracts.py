@@ -260,3 +260,12 @@ def test_component_sources_in_a_card_are_checked():
     for bad in ({}, {"model": "a", "subfolder": "b"}, {"subfolder": "../x"}, {"subfolder": "/x"}):
         with pytest.raises(ValidationError):
             ComponentSource(**bad)
+
+
+@pytest.mark.parametrize(
+    "model, words",
+    [("ae-digits", "is an autoencoder"), ("classifier-digits", "is a reference network")],
+)
+def test_bench_refuses_models_that_draw_nothing(model, words):
+    code, _, err = _zoo("bench", model)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

@@ -104,8 +104,12 @@ def bench(model: str, n: int, write_card: bool) -> None:
 
     if n < 1:
         raise RequestError("-n must be at least 1")
+    from zoo.catalog import resolve
+    from zoo.registry.schemas import SampleRequest
     from zoo.train import example_options
 
+    # autoencoders and reference networks draw nothing: refuse them before loading
+    resolve(model).check(SampleRequest())
     loaded = load(model, device="cpu")
     opts = example_options(loaded)  # a prompt or an input image for conditioned models
     loaded.sample(n=2, seed=0, **opts)
