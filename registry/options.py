@@ -15,13 +15,12 @@ one of those or None).
 
 from __future__ import annotations
 
-import math
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zoo.registry.errors import PluginError, RequestError
 
@@ -46,13 +45,6 @@ class TruncationOptions(Options):
     truncation: float | None = Field(
         default=None, gt=0, le=10, description="truncation psi: smaller trades variety for fidelity"
     )
-
-    @field_validator("truncation", mode="before")
-    @classmethod
-    def _finite(cls, v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"must be a finite number, got {v}")
-        return v
 
 
 # names an option may not take: the request fields every model shares, and the CLI's own

@@ -30,6 +30,24 @@ def image_seeds(seed: int, n: int) -> list[int]:
     return [seed + i for i in range(n)]
 
 
+def class_labels(label: int | None, num_classes: int, seeds: list[int]) -> list[int]:
+    """The class of each image: the request's ``label`` for all, else seed % num_classes.
+
+    Without a label, image k's class comes from its own seed, so a grid shows every class
+    and each image can still be drawn again alone.
+
+    Raises:
+        RequestError: a label outside 0..num_classes-1.
+    """
+    if label is None:
+        return [s % num_classes for s in seeds]
+    if not 0 <= label < num_classes:
+        from zoo.registry.errors import RequestError
+
+        raise RequestError(f"label {label} is out of range; use 0..{num_classes - 1}")
+    return [label] * len(seeds)
+
+
 def salt(purpose: str) -> int:
     """The salt of a purpose: fixed for the ones in FIXED_SALTS, else from its name's sha256."""
     if purpose in FIXED_SALTS:

@@ -101,6 +101,12 @@ def test_every_registered_options_class_follows_the_rules():
 # -- the CLI: typed flags, -O, refusals, replay -------------------------------------------
 
 
+def test_a_choice_flag_with_a_bad_value_is_one_line():
+    code, _, err = _zoo("sample", "cyclegan-daynight", "--direction", "sideways")
+    assert code == 2 and "invalid option --direction" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 def test_family_options_are_typed_flags_in_the_models_help():
     code, out, _ = _zoo("sample", "stylegan-scenes", "--help")
     assert code == 0
@@ -120,6 +126,8 @@ def test_family_options_are_typed_flags_in_the_models_help():
         (["--mix-seed", "3"], "--mix-seed does not apply to 'vqvae-scenes'"),
         (["-O", "mix_seed=3"], "--mix-seed does not apply to 'vqvae-scenes'"),
         (["--top-k", "0"], "invalid option --top-k"),
+        (["--top-k", "many"], "invalid option --top-k: 'many' is not a valid integer"),
+        (["--control", "x.png"], "does not take control images"),
     ],
 )
 def test_what_a_model_cannot_use_is_a_one_line_error(args, words):

@@ -39,6 +39,7 @@ from zoo.plugins.nn.gan import num_stages, to_unit
 from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
 from zoo.registry.options import Options, TruncationOptions
+from zoo.registry.seeds import class_labels
 
 
 def sn_conv(cin: int, cout: int, k: int = 3) -> nn.Module:
@@ -158,10 +159,7 @@ class BigGANGenerator(OneShotGenerator):
 
     def labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int]:
         """The conditions' label for every image, else seed % num_classes."""
-        k, label = self.config.num_classes, conditions.label
-        if label is not None and label >= k:
-            raise RequestError(f"label {label} is out of range; use 0..{k - 1}")
-        return [label if label is not None else s % k for s in seeds]
+        return class_labels(conditions.label, self.config.num_classes, list(seeds))
 
     def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
         return None if conditions.label is not None else self.labels(conditions, seeds)

@@ -28,6 +28,7 @@ from zoo.plugins.nn.gan import ConvDiscriminator, UpsampleGenerator, to_unit
 from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
 from zoo.registry.options import Options, TruncationOptions
+from zoo.registry.seeds import class_labels
 
 
 class ConditionalGenerator(nn.Module):
@@ -83,13 +84,7 @@ class CGANGenerator(OneShotGenerator):
         Without a label, image k's class comes from its own seed, so a grid shows
         every class and each image can still be regenerated alone.
         """
-        k = self.config.num_classes
-        label = conditions.label
-        if label is not None:
-            if label >= k:
-                raise RequestError(f"label {label} is out of range; use 0..{k - 1}")
-            return [label] * len(seeds)
-        return [seed % k for seed in seeds]
+        return class_labels(conditions.label, self.config.num_classes, list(seeds))
 
     def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
         return None if conditions.label is not None else self.labels(conditions, seeds)

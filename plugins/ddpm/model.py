@@ -28,6 +28,7 @@ from zoo.registry.contracts import Conditions
 from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule
 from zoo.registry.errors import RequestError
 from zoo.registry.options import Options
+from zoo.registry.seeds import class_labels
 
 
 def build_unet(config: DDPMConfig) -> UNet:
@@ -82,11 +83,7 @@ class DDPMGenerator(DiffusionGenerator):
             if conditions.label is not None:
                 raise RequestError("this model is unconditional; drop --label")
             return []
-        if conditions.label is not None:
-            if conditions.label >= k:
-                raise RequestError(f"label {conditions.label} is out of range; use 0..{k - 1}")
-            return [conditions.label] * len(seeds)
-        return [s % k for s in seeds]
+        return class_labels(conditions.label, k, list(seeds))
 
     def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
         if conditions.label is not None or not self.config.num_classes:

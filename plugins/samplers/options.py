@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from zoo.registry.diffusion import Spacing, Variance
 from zoo.registry.options import Options
@@ -29,13 +26,6 @@ class AutoregressiveOptions(Options):
         le=64,
         description="draw N candidates per image and keep the best by the model's score",
     )
-
-    @field_validator("temperature", "top_p", mode="before")
-    @classmethod
-    def _finite(cls, v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"must be a finite number, got {v}")
-        return v
 
 
 class DPMOptions(Options):

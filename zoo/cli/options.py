@@ -101,6 +101,10 @@ class ModelOptionsCommand(click.Command):
             self.params += extra
         try:
             return super().parse_args(ctx, args)
+        except click.BadParameter as err:
+            if err.param is None or err.param not in extra:
+                raise
+            raise RequestError(f"invalid option {err.param.opts[0]}: {err.message}") from None
         except click.NoSuchOption as err:
             if model is None or err.option_name in ("-h",):
                 raise

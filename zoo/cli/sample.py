@@ -45,6 +45,17 @@ def _request(values: dict[str, Any], options: dict[str, Any]) -> Any:
         raise RequestError(format_validation(err)) from None
 
 
+def _control(text: str) -> dict[str, Any]:
+    """'edges.png@0.8' -> {"image": "edges.png", "scale": 0.8}; no '@SCALE' means 1."""
+    path, at, scale = text.rpartition("@")
+    if at:
+        try:
+            return {"image": path, "scale": float(scale)}
+        except ValueError:
+            pass
+    return {"image": text, "scale": 1.0}
+
+
 def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(request fields, options) of a PNG's parameters; older PNGs kept options at the top."""
     from zoo.api import REQUEST_FIELDS
@@ -72,6 +83,14 @@ def replayed(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     "--mask",
     type=click.Path(dir_okay=False),
     help="Mask PNG the size of --image, white = repaint (inpainting models).",
+)
+@click.option(
+    "--control",
+    "control",
+    multiple=True,
+    metavar="FILE[@SCALE]",
+    help="Control image (ControlNet-style models; repeatable), with a conditioning scale "
+    "after '@' (default 1).",
 )
 @click.option("--strength", type=float, help="How far --image may change, 0..1 (img2img).")
 @click.option("--height", type=int, help="Output height in pixels (models that vary it).")
@@ -154,6 +173,7 @@ def sample(
     from zoo.evaluate import parse_options
 
     options = parse_options(option_pairs)
+    values["control"] = [_control(c) for c in values.get("control") or ()] or None
     for key, value in collect(values).items():
         if key in options:
             raise RequestError(
@@ -200,7 +220,9 @@ def sample(
     download = from_png is None or allow_pull
     res = resolve(model) if download else _resolve_cached(model, str(from_png))
     res.check(request)
-    for what, path in (("image", request.image), ("mask", request.mask)):
+    paths = [("image", request.image), ("mask", request.mask)]
+    paths += [("control image", c.image) for c in request.control]
+    for what, path in paths:
         if path is not None and not Path(path).is_file():
             raise RequestError(f"{what} {path} does not exist")
     if revision is not None and revision != res.revision:
