@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,6 +116,56 @@ class NoiseSchedule(BaseModel):
         return torch.cumprod(1.0 - self.betas(), dim=0)
 
 
+@dataclass(frozen=True)
+class GradientGuide:
+    """A term that steers sampling along the gradient of a score of the noisy sample.
+
+    ``score(x_t, t)`` returns (B,) values to increase, computed on x_t (B, C, H, W) at
+    timesteps t (B,), differentiable in x_t: log p(y | x_t) of a noise-aware classifier
+    (classifier guidance, Dhariwal & Nichol 2021), or a noise-aware CLIP's image-text
+    similarity (CLIP guidance, Nichol et al. 2021). Every diffusion sampler applies it in
+    eps space: eps <- eps - scale sqrt(1 - alpha_bar_t) grad_x score (the score-function form
+    of Dhariwal & Nichol's Algorithm 2, which turns a conditional score into a shifted eps
+    and so works for ancestral and ODE samplers alike). Each image's gradient depends on
+    that image alone.
+    """
+
+    name: str
+    scale: float
+    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class NoiseAwareNetwork:
+    """A network that reads noisy samples x_t of a schedule (a guide's model).
+
+    Mixed into a family's network class (a classifier, a CLIP image tower) so that a
+    diffusion family can check, without importing that family, that a component was trained
+    on the same forward process as the model it guides.
+    """
+
+    @abstractmethod
+    def noise_schedule(self) -> NoiseSchedule:
+        """The forward process its training noised images with."""
+
+    @abstractmethod
+    def guide_score(self, x_t: torch.Tensor, t: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(B,) score of x_t at t toward ``target`` (class labels, or text embeddings)."""
+
+
+def check_guide_schedule(model: NoiseSchedule, guide: NoiseSchedule, role: str) -> None:
+    """One line when a guide was trained on another forward process than the model."""
+    import torch
+
+    a, b = model.alphas_cumprod(), guide.alphas_cumprod()
+    if a.shape != b.shape or not torch.allclose(a, b, atol=1e-6):
+        raise CardError(
+            f"the '{role}' component was trained on another noise schedule "
+            f"({guide.beta_schedule}, T = {guide.num_train_timesteps}) than this model "
+            f"({model.beta_schedule}, T = {model.num_train_timesteps}); point the card's "
+            f"zoo.components.{role} at one trained with this model's schedule"
+        )
+
+
 class DiffusionGenerator(Generator):
     """A denoiser: given x_t, t and encoded conditions, predicts eps, v or x_0.
 
@@ -154,6 +205,12 @@ class DiffusionGenerator(Generator):
         None (the default): the model has no null condition, and ``--guidance`` is refused.
         """
         return None
+
+    def gradient_guides(self, encoded: dict[str, Any], options: Options) -> list[GradientGuide]:
+        """Score gradients to add to each step (classifier or CLIP guidance), from the
+        request's options and ``encoded`` (the real conditions, never the null ones).
+        Default: none."""
+        return []
 
     @abstractmethod
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, encoded: dict[str, Any]) -> torch.Tensor:

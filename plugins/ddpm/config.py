@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
-from zoo.registry.contracts import FamilyConfig
+from zoo.plugins.nn.unet_config import UNetShapeConfig
 from zoo.registry.diffusion import NoiseSchedule
+from zoo.registry.options import Options
 
 
-class DDPMConfig(FamilyConfig):
+class DDPMOptions(Options):
+    """Sampling options of a ddpm model: classifier guidance."""
+
+    classifier_scale: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description=(
+            "classifier guidance scale s: steer each step along s * grad log p(label | x_t) "
+            "of the card's noise-aware classifier (0: off; combine with --guidance 0 for "
+            "the unconditional model)"
+        ),
+    )
+
+
+class DDPMConfig(UNetShapeConfig):
     """A pixel diffusion model. The field defaults are the shipped ddpm-digits."""
 
-    image_size: int = Field(default=16, ge=8, le=256, description="image side, a power of two")
-    channels: int = Field(default=1, ge=1, le=4, description="image channels (1 grey, 3 RGB)")
     num_classes: int = Field(
         default=10, ge=0, le=10_000, description="class labels (0: an unconditional model)"
-    )
-    base_channels: int = Field(default=32, ge=4, le=512, description="U-Net width at full size")
-    channel_mults: tuple[int, ...] = Field(
-        default=(1, 2, 2), min_length=1, max_length=6, description="width multiple per level"
-    )
-    num_res_blocks: int = Field(default=1, ge=1, le=4, description="ResBlocks per level")
-    attention_resolutions: tuple[int, ...] = Field(
-        default=(), description="image sides at which self-attention follows each ResBlock"
     )
     dropout: float = Field(default=0.0, ge=0, lt=1, description="dropout inside ResBlocks")
     schedule: NoiseSchedule = Field(
@@ -82,18 +88,3 @@ class DDPMConfig(FamilyConfig):
             "batch_size": 32,
         },
     }
-
-    @field_validator("image_size")
-    @classmethod
-    def _power_of_two(cls, v: int) -> int:
-        if v & (v - 1):
-            raise ValueError(f"image_size must be a power of two (8, 16, 32, ...), got {v}")
-        return v
-
-    @model_validator(mode="after")
-    def _levels(self) -> DDPMConfig:
-        if self.image_size >> (len(self.channel_mults) - 1) < 2:
-            raise ValueError(
-                f"{len(self.channel_mults)} levels halve a {self.image_size}-pixel image too often"
-            )
-        return self

@@ -22,10 +22,16 @@ from typing import Any
 
 import torch
 
-from zoo.plugins.ddpm.config import DDPMConfig
+from zoo.plugins.ddpm.config import DDPMConfig, DDPMOptions
 from zoo.plugins.nn.unet import UNet
 from zoo.registry.contracts import Conditions
-from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule
+from zoo.registry.diffusion import (
+    DiffusionGenerator,
+    GradientGuide,
+    NoiseAwareNetwork,
+    NoiseSchedule,
+    check_guide_schedule,
+)
 from zoo.registry.errors import RequestError
 from zoo.registry.options import Options
 from zoo.registry.seeds import class_labels
@@ -50,6 +56,7 @@ class DDPMGenerator(DiffusionGenerator):
     family = "ddpm"
     capabilities = ("unconditional", "class")
     config_class = DDPMConfig
+    options_class = DDPMOptions
     config: DDPMConfig
 
     def __init__(self, config: DDPMConfig) -> None:
@@ -103,3 +110,25 @@ class DDPMGenerator(DiffusionGenerator):
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, encoded: dict[str, Any]) -> torch.Tensor:
         return self.net(x_t, t, encoded.get("label"))
+
+    def gradient_guides(self, encoded: dict[str, Any], options: Options) -> list[GradientGuide]:
+        """Classifier guidance toward each image's label when --classifier-scale is set."""
+        scale = options.classifier_scale if isinstance(options, DDPMOptions) else 0.0
+        if not scale:
+            return []
+        if "label" not in encoded:
+            raise RequestError("classifier guidance needs a class-conditional model's labels")
+        if "classifier" not in self.components:
+            raise RequestError(
+                "--classifier-scale needs a noise-aware classifier: this model's card names "
+                "no 'classifier' component (zoo.components.classifier)"
+            )
+        clf = self.components["classifier"]
+        if not isinstance(clf, NoiseAwareNetwork):
+            raise RequestError(
+                f"the 'classifier' component is a {type(clf).__name__}, not a noise-aware "
+                "network (train one with `zoo train noisy-classifier`)"
+            )
+        check_guide_schedule(self.config.schedule, clf.noise_schedule(), "classifier")
+        labels = encoded["label"]
+        return [GradientGuide("classifier", scale, lambda x_t, t: clf.guide_score(x_t, t, labels))]

@@ -91,6 +91,52 @@ class Level(nn.Module):
         self.attns = nn.ModuleList(attns)
 
 
+def build_down_path(
+    base: int,
+    mults: tuple[int, ...],
+    num_res_blocks: int,
+    attention: tuple[int, ...],
+    image_size: int,
+    emb_dim: int,
+    dropout: float,
+    heads: int,
+) -> tuple[nn.ModuleList, nn.ModuleList, list[int]]:
+    """The down path's levels and downsamplers, and the channels of every map it keeps
+    (the stem's first): a U-Net's skip connections, an encoder's last width."""
+    widths = [base * m for m in mults]
+    kept = [base]
+    ch, side = base, image_size
+    down, downsample = nn.ModuleList(), nn.ModuleList()
+    for i, width in enumerate(widths):
+        blocks, attns = [], []
+        for _ in range(num_res_blocks):
+            blocks.append(ResBlock(ch, width, emb_dim, dropout))
+            attns.append(Attention(width, heads) if side in attention else nn.Identity())
+            ch = width
+            kept.append(ch)
+        down.append(Level(blocks, attns))
+        if i < len(widths) - 1:
+            downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+            kept.append(ch)
+            side //= 2
+    return down, downsample, kept
+
+
+def run_down_path(
+    down: nn.ModuleList, downsample: nn.ModuleList, h: torch.Tensor, emb: torch.Tensor
+) -> list[torch.Tensor]:
+    """Every map the down path makes from the stem's output ``h`` (the last is its end)."""
+    hs = [h]
+    for i, level in enumerate(down):
+        for block, attn in zip(level.blocks, level.attns, strict=True):
+            h = attn(block(h, emb))
+            hs.append(h)
+        if i < len(downsample):
+            h = downsample[i](h)
+            hs.append(h)
+    return hs
+
+
 class UNet(nn.Module):
     """eps_theta(x_t, t, y) -> (B, out_channels, H, W).
 
@@ -126,23 +172,11 @@ class UNet(nn.Module):
         self.class_embed = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
         self.stem = nn.Conv2d(in_channels, base, 3, padding=1)
 
+        self.down, self.downsample, skips = build_down_path(
+            base, mults, num_res_blocks, attention, image_size, emb_dim, dropout, heads
+        )
         widths = [base * m for m in mults]
-        skips = [base]
-        ch, side = base, image_size
-        self.down = nn.ModuleList()
-        self.downsample = nn.ModuleList()
-        for i, width in enumerate(widths):
-            blocks, attns = [], []
-            for _ in range(num_res_blocks):
-                blocks.append(ResBlock(ch, width, emb_dim, dropout))
-                attns.append(Attention(width, heads) if side in attention else nn.Identity())
-                ch = width
-                skips.append(ch)
-            self.down.append(Level(blocks, attns))
-            if i < len(widths) - 1:
-                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
-                skips.append(ch)
-                side //= 2
+        ch, side = skips[-1], image_size >> (len(mults) - 1)
         self.mid = nn.ModuleList(
             [
                 ResBlock(ch, ch, emb_dim, dropout),
@@ -175,15 +209,8 @@ class UNet(nn.Module):
             if y is None:
                 raise ValueError("this U-Net is class-conditional: pass labels y")
             emb = emb + self.class_embed(y)
-        h = self.stem(x)
-        hs = [h]
-        for i, level in enumerate(self.down):
-            for block, attn in zip(level.blocks, level.attns, strict=True):
-                h = attn(block(h, emb))
-                hs.append(h)
-            if i < len(self.downsample):
-                h = self.downsample[i](h)
-                hs.append(h)
+        hs = run_down_path(self.down, self.downsample, self.stem(x), emb)
+        h = hs[-1]
         h = self.mid[2](self.mid[1](self.mid[0](h, emb)), emb)
         for i, level in enumerate(self.up):
             for block, attn in zip(level.blocks, level.attns, strict=True):
@@ -191,3 +218,51 @@ class UNet(nn.Module):
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.out(h)
+
+
+class NoisyClassifierNet(nn.Module):
+    """The U-Net's down path and middle as a classifier of noisy samples: (x_t, t) -> logits.
+
+    Dhariwal & Nichol (2021) guide with a classifier built from the denoiser's encoder half,
+    trained on x_t at every t of the forward process; the time embedding enters each ResBlock
+    as in the U-Net, and the last map is averaged over positions before a linear head.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        base: int,
+        mults: tuple[int, ...],
+        num_res_blocks: int,
+        attention: tuple[int, ...],
+        image_size: int,
+        dropout: float = 0.0,
+        heads: int = 4,
+    ) -> None:
+        super().__init__()
+        emb_dim = base * 4
+        self.base = base
+        self.time_embed = nn.Sequential(
+            nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
+        self.stem = nn.Conv2d(in_channels, base, 3, padding=1)
+        self.down, self.downsample, kept = build_down_path(
+            base, mults, num_res_blocks, attention, image_size, emb_dim, dropout, heads
+        )
+        ch = kept[-1]
+        self.mid = ResBlock(ch, ch, emb_dim, dropout)
+        self.num_features = ch
+        self.pool = nn.Sequential(norm(ch), nn.SiLU())
+        self.head = nn.Linear(ch, num_classes)
+
+    def features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """(B, num_features): the averaged last map of x (B, C, H, W) at timesteps t (B,)."""
+        emb = self.time_embed(timestep_embedding(t, self.base).to(x.dtype))
+        h = run_down_path(self.down, self.downsample, self.stem(x), emb)[-1]
+        h = self.pool(self.mid(h, emb))
+        return h.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, num_classes)."""
+        return self.head(self.features(x, t))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from zoo.registry.contracts import Draw, Sampler
-from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule, Spacing
+from zoo.registry.diffusion import DiffusionGenerator, GradientGuide, NoiseSchedule, Spacing
 from zoo.registry.errors import RequestError
 from zoo.registry.options import NoOptions
 
@@ -79,12 +79,26 @@ def _cat(a: Any, b: Any) -> Any:
     return a
 
 
+def alpha_bar_at(alphas_cumprod: torch.Tensor, t: float) -> torch.Tensor:
+    """alpha_bar at a possibly fractional training timestep (linear between neighbours)."""
+    lo = min(max(int(np.floor(t)), 0), len(alphas_cumprod) - 1)
+    hi = min(lo + 1, len(alphas_cumprod) - 1)
+    frac = min(max(t - lo, 0.0), 1.0)
+    return alphas_cumprod[lo] * (1 - frac) + alphas_cumprod[hi] * frac
+
+
 class GuidedDenoiser:
-    """The generator's output at (x_t, t), with classifier-free guidance when a scale is set.
+    """The generator's output at (x_t, t), with classifier-free guidance when a scale is set,
+    and any gradient guides (classifier or CLIP guidance) applied on top.
 
     With scale s: out = out(null) + s * (out(cond) - out(null)) on the prediction channels,
     both branches in one batched forward (Ho & Salimans 2022); learned-variance channels
-    come from the conditional branch. s = 1 is the conditional model alone.
+    come from the conditional branch. s = 1 is the conditional model alone, s = 0 the
+    unconditional one (one forward of the null branch).
+
+    Gradient guides shift the implied noise, eps <- eps - scale sqrt(1 - alpha_bar_t) grad,
+    and the output is re-expressed in the model's prediction type (eps, x_0 or v), so every
+    sampler steers the same way (see ``GradientGuide``).
     """
 
     def __init__(
@@ -95,6 +109,8 @@ class GuidedDenoiser:
         scale: float | None,
         channels: int,
         dtype: torch.dtype,
+        guides: Sequence[GradientGuide] = (),
+        schedule: NoiseSchedule | None = None,
     ) -> None:
         self.generator = generator
         self.encoded = encoded
@@ -102,19 +118,32 @@ class GuidedDenoiser:
         self.scale = scale
         self.channels = channels
         self.dtype = dtype
+        self.guides = [g for g in guides if g.scale != 0]
+        self.schedule = schedule
+        if self.guides and schedule is None:
+            raise ValueError("gradient guides need the model's noise schedule")
+        self.alphas_cumprod = schedule.alphas_cumprod() if schedule is not None else None
+        self.only_null = null is not None and scale == 0.0
         self.both = (
             None
-            if null is None or scale is None or scale == 1.0
+            if null is None or scale is None or scale in (0.0, 1.0)
             else {k: _cat(null[k], encoded[k]) for k in encoded}
         )
 
     def __call__(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
         """Network output (B, C or 2C, H, W) float32 for x_t (B, C, H, W) at timestep t."""
+        out = self._forward(x_t, t)
+        if self.guides:
+            out = self._steer(out, x_t, float(t))
+        return out
+
+    def _forward(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
         b = x_t.shape[0]
         x = x_t.to(self.dtype)
         if self.both is None:
             tt = torch.full((b,), float(t), device=x.device)
-            return self.generator.denoise(x, tt, self.encoded).float()
+            encoded = self.null if self.only_null else self.encoded
+            return self.generator.denoise(x, tt, encoded).float()  # type: ignore[arg-type]
         tt = torch.full((2 * b,), float(t), device=x.device)
         out = self.generator.denoise(torch.cat([x, x]), tt, self.both).float()
         uncond, cond = out[:b], out[b:]
@@ -126,6 +155,37 @@ class GuidedDenoiser:
             )
         )
         return torch.cat([guided, cond[:, self.channels :]], dim=1)
+
+    def _steer(self, out: torch.Tensor, x_t: torch.Tensor, t: float) -> torch.Tensor:
+        assert self.schedule is not None and self.alphas_cumprod is not None
+        c = self.channels
+        a = alpha_bar_at(self.alphas_cumprod, t).to(x_t.device)
+        sa, sb = a.sqrt(), (1 - a).sqrt()
+        x = x_t.float()
+        prediction = self.schedule.prediction_type
+        x0, eps = x0_and_eps(out[:, :c], x, a, prediction)
+        tt = torch.full((x.shape[0],), t, device=x.device)
+        for guide in self.guides:
+            eps = eps - guide.scale * sb * score_gradient(guide, x, tt)
+        x0 = (x - sb * eps) / sa
+        if prediction == "epsilon":
+            pred = eps
+        elif prediction == "sample":
+            pred = x0
+        else:
+            pred = sa * eps - sb * x0
+        return torch.cat([pred, out[:, c:]], dim=1)
+
+
+def score_gradient(guide: GradientGuide, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """d/dx_t of the sum of the guide's per-image scores (so each image gets its own)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        x = x_t.detach().clone().requires_grad_(True)
+        score = guide.score(x, t.clone())
+        if score.shape != (x.shape[0],):
+            raise ValueError(f"guide '{guide.name}' returned {tuple(score.shape)} scores")
+        (grad,) = torch.autograd.grad(score.sum(), x)
+    return grad.detach().float()
 
 
 class DiffusionSampler(Sampler[DiffusionGenerator]):
@@ -151,7 +211,10 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
                 raise RequestError(
                     "--guidance needs a model trained with a null condition; this one has none"
                 )
-            model = GuidedDenoiser(generator, encoded, null, scale, shape[0], dtype)
+            guides = generator.gradient_guides(encoded, draw.options)
+            model = GuidedDenoiser(
+                generator, encoded, null, scale, shape[0], dtype, guides, schedule
+            )
             rngs = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
             x_0 = self.loop(model, schedule, steps, shape, rngs, draw)
             out.append(generator.decode(x_0.to(dtype)).float().cpu())
