@@ -189,7 +189,9 @@ def _train(
             net.load_state_dict(state["networks"][name])
         for name, opt in recipe.optimizers().items():
             opt.load_state_dict(state["optimizers"][name])
-        torch.set_rng_state(state["worker_rng"][workers.rank] if workers.parallel else state["rng"])
+        # a row of worker_rng is cloned: set_rng_state reads a view from its storage's start
+        rng = state["worker_rng"][workers.rank].clone() if workers.parallel else state["rng"]
+        torch.set_rng_state(rng)
         order.set_state(state["order"])
         perm, pos, spent = state["perm"], state["pos"], state["seconds"]
         recent = {k: deque(v, maxlen=100) for k, v in state["recent"].items()}
@@ -209,7 +211,7 @@ def _train(
             "settings": settings,
             "networks": {k: net.state_dict() for k, net in recipe.trainable().items()},
             "optimizers": {k: opt.state_dict() for k, opt in recipe.optimizers().items()},
-            "rng": rngs[0],
+            "rng": rngs[0].clone(),
             "order": order.get_state(),
             "perm": perm,
             "pos": pos,
