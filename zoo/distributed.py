@@ -26,12 +26,16 @@ if TYPE_CHECKING:
 
 def world_size_from_env() -> int:
     """The number of workers torchrun started (1 when not under torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+    from zoo.bulk import world
+
+    return world()[1]
 
 
 def is_main_process() -> bool:
     """Whether this process is worker 0 (or not under torchrun): the one that reports."""
-    return int(os.environ.get("RANK", "0") or 0) == 0
+    from zoo.bulk import world
+
+    return world()[0] == 0
 
 
 @dataclass
@@ -158,9 +162,11 @@ def start(device: torch.device) -> tuple[Workers, torch.device]:
         return Workers(), device
     import torch.distributed as dist
 
+    from zoo.bulk import world as layout
+
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     workers = Workers(
-        rank=int(os.environ.get("RANK", "0")),
+        rank=layout()[0],
         local_rank=local_rank,
         world_size=world,
         local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
