@@ -13,7 +13,7 @@ methods with defaults, never probed with ``getattr``: ``options_class``, ``seed_
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -503,7 +503,21 @@ class Recipe(ABC):
 
     The zoo owns the loop (data, batches, progress bar, checkpoints); the recipe
     owns the losses and optimisers.
+
+    Data-parallel training (``torchrun ... -m zoo train``) is opt-in: a recipe that sets
+    ``data_parallel = True`` overrides ``distribute`` to wrap the networks its ``step``
+    calls. Each worker then gets its slice of the global batch (rows ``rank * b`` to
+    ``(rank + 1) * b`` for a per-worker batch ``b``); every worker's global torch RNG
+    starts from the same seed, so a recipe that draws its random quantities for the whole
+    global batch and keeps ``local_slice`` of them trains as one process with the global
+    batch would.
     """
+
+    #: Whether the recipe trains data-parallel under torchrun (``distribute`` is overridden).
+    data_parallel: ClassVar[bool] = False
+    #: This worker's index and the number of workers (0 and 1 outside torchrun).
+    rank: int = 0
+    world_size: int = 1
 
     def __init__(self, generator: Network, config: FamilyConfig, device: torch.device) -> None:
         self.generator = generator
@@ -538,6 +552,45 @@ class Recipe(ABC):
     def recipe_summary(self) -> dict[str, Any]:
         """What the card records about the recipe (loss, optimiser, schedule)."""
         return {}
+
+    def distribute(
+        self,
+        rank: int,
+        world_size: int,
+        wrap: Callable[[torch.nn.Module], torch.nn.Module],
+    ) -> None:
+        """Prepare for data-parallel training; called once, before the first step and
+        before a resumed run loads its state, only for recipes with ``data_parallel``.
+
+        Args:
+            rank: this worker's index, 0 to ``world_size - 1``.
+            world_size: the number of workers; the global batch is ``world_size`` slices.
+            wrap: turns a network into its DistributedDataParallel wrapper, whose backward
+                averages the gradients over the workers. An override calls ``super()``
+                and calls ``wrap(net)`` in ``step`` in place of ``net``, while
+                ``trainable()`` keeps returning the unwrapped networks (checkpoints and
+                the model folder keep their keys).
+        """
+        self.rank, self.world_size = rank, world_size
+
+    def local_slice(self, x: torch.Tensor) -> torch.Tensor:
+        """This worker's rows of ``x``, a quantity drawn for the whole global batch
+        (``world_size`` equal slices along dim 0); ``x`` itself on one process."""
+        b = x.shape[0] // self.world_size
+        return x[self.rank * b : (self.rank + 1) * b]
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """Every worker's ``x`` (same shape on each) concatenated along dim 0 in rank
+        order, on every worker: the global batch's values from each worker's slice.
+        ``x`` itself on one process. All workers must call it at the same point."""
+        if self.world_size == 1:
+            return x
+        import torch
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(x) for _ in range(self.world_size)]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
 
     def finish(self) -> None:
         """Called once after the last step, before the model folder is written: e.g. copy

@@ -13,10 +13,11 @@ import shlex
 import sys
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoo import checkpoint
+from zoo import checkpoint, distributed
 from zoo.data import check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
@@ -55,10 +56,12 @@ def train(
     resume: bool = False,
     checkpoint_every: int | None = None,
 ) -> Path:
-    """Train a family on a dataset and write a loadable model folder to ``out``."""
-    import torch
+    """Train a family on a dataset and write a loadable model folder to ``out``.
+
+    Under torchrun the workers share the global batch (``zoo.distributed``); worker 0
+    writes the checkpoints and the folder, and every worker returns ``out``.
+    """
     from pydantic import ValidationError
-    from tqdm import tqdm
 
     from zoo.api import format_validation
     from zoo.device import DeviceManager
@@ -73,10 +76,6 @@ def train(
         raise RequestError(
             f"{out} already holds a model; choose another --out, --resume or --force"
         )
-    if force and not resume:
-        checkpoint.remove(out)
-    else:
-        checkpoint.adopt_legacy(out)
     if steps is not None and steps < 1:
         raise RequestError("--steps must be at least 1")
     if checkpoint_every is not None and checkpoint_every < 1:
@@ -94,12 +93,63 @@ def train(
         ) from None
     steps = steps or int(getattr(config, "steps", 1000))
     batch_size = batch_size or int(getattr(config, "batch_size", 64))
+    recipe_cls = load_object(fam.trainer)
+    distributed.check(family, recipe_cls.data_parallel, batch_size)
     if "steps" in type(config).model_fields:
         # the recipe's schedules and config.json follow the steps actually run
         config = config.model_copy(update={"steps": steps})
 
-    dev = DeviceManager.pick(device)
-    torch.manual_seed(seed)
+    workers, dev = distributed.start(DeviceManager.pick(device))
+    run = Run(family, data, out, steps, batch_size, seed, preset, overrides, config)
+    try:
+        return _train(
+            run, gen_cls, recipe_cls, workers, dev, force, resume, checkpoint_every, progress, argv
+        )
+    finally:
+        workers.stop()
+
+
+@dataclass(frozen=True)
+class Run:
+    """What ``zoo train`` was asked, after the checks and defaults."""
+
+    family: str
+    data: str
+    out: Path
+    steps: int
+    batch_size: int  # the global batch; each of W torchrun workers takes batch_size / W
+    seed: int
+    preset: str
+    overrides: dict[str, Any]
+    config: Any
+
+
+def _train(
+    run: Run,
+    gen_cls: Any,
+    recipe_cls: Any,
+    workers: distributed.Workers,
+    dev: Any,
+    force: bool,
+    resume: bool,
+    checkpoint_every: int | None,
+    progress: bool,
+    argv: list[str] | None,
+) -> Path:
+    """The run itself, on each worker: ``train`` after its checks and the process group."""
+    import torch
+    from tqdm import tqdm
+
+    family, data, out, steps, batch_size = run.family, run.data, run.out, run.steps, run.batch_size
+    seed, preset, overrides, config = run.seed, run.preset, run.overrides, run.config
+    world = workers.world_size
+    if workers.main:  # the other workers read the checkpoints only after this
+        if force and not resume:
+            checkpoint.remove(out)
+        else:
+            checkpoint.adopt_legacy(out)
+    workers.barrier()
+    torch.manual_seed(seed)  # the same on every worker: one stream for the global batch
     tensors = load_split(data, "train", config.image_size)
     n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
@@ -107,7 +157,10 @@ def train(
 
     attach_components(generator, None, device=str(dev))
     generator.to(dev)
-    recipe = load_object(fam.trainer)(generator, config, dev)
+    recipe = recipe_cls(generator, config, dev)
+    if workers.parallel:
+        recipe.distribute(workers.rank, world, workers.wrapper())
+    local = batch_size // world  # this worker's rows of each global batch
 
     order = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n, generator=order)
@@ -120,12 +173,15 @@ def train(
         "batch_size": batch_size,
         "config": config.model_dump(mode="json", exclude={"steps"}),  # --resume may add steps
     }
+    if workers.parallel:  # only then, so the checkpoints of one-process runs stay as they were
+        settings["workers"] = world
     if resume:
         start, state = checkpoint.load_latest(out)
         if state["settings"] != json.loads(json.dumps(settings)):
             raise RequestError(
                 f"the checkpoint in {out} was made with other settings (family, data, seed, "
-                "batch size or config); resume with the same ones or start afresh with --force"
+                "batch size, config or number of torchrun workers); resume with the same ones "
+                "or start afresh with --force"
             )
         if start >= steps:
             raise RequestError(f"{out} is already trained to step {start}; ask for more --steps")
@@ -133,7 +189,9 @@ def train(
             net.load_state_dict(state["networks"][name])
         for name, opt in recipe.optimizers().items():
             opt.load_state_dict(state["optimizers"][name])
-        torch.set_rng_state(state["rng"])
+        # a row of worker_rng is cloned: set_rng_state reads a view from its storage's start
+        rng = state["worker_rng"][workers.rank].clone() if workers.parallel else state["rng"]
+        torch.set_rng_state(rng)
         order.set_state(state["order"])
         perm, pos, spent = state["perm"], state["pos"], state["seconds"]
         recent = {k: deque(v, maxlen=100) for k, v in state["recent"].items()}
@@ -145,21 +203,24 @@ def train(
     every = checkpoint_every or max(100, steps // 10)
 
     def save_checkpoint(step: int) -> None:
-        checkpoint.save(
-            out,
-            step,
-            {
-                "settings": settings,
-                "networks": {k: net.state_dict() for k, net in recipe.trainable().items()},
-                "optimizers": {k: opt.state_dict() for k, opt in recipe.optimizers().items()},
-                "rng": torch.get_rng_state(),
-                "order": order.get_state(),
-                "perm": perm,
-                "pos": pos,
-                "seconds": spent + time.perf_counter() - t0,
-                "recent": {k: list(v) for k, v in recent.items()},
-            },
-        )
+        # each worker's RNG state, as a recipe may draw per worker (dropout in a network)
+        rngs = workers.gather_cpu(torch.get_rng_state())
+        if not workers.main:
+            return
+        state = {
+            "settings": settings,
+            "networks": {k: net.state_dict() for k, net in recipe.trainable().items()},
+            "optimizers": {k: opt.state_dict() for k, opt in recipe.optimizers().items()},
+            "rng": rngs[0].clone(),
+            "order": order.get_state(),
+            "perm": perm,
+            "pos": pos,
+            "seconds": spent + time.perf_counter() - t0,
+            "recent": {k: list(v) for k, v in recent.items()},
+        }
+        if workers.parallel:
+            state["worker_rng"] = rngs
+        checkpoint.save(out, step, state)
 
     t0 = time.perf_counter()
     bar = tqdm(
@@ -168,13 +229,13 @@ def train(
         total=steps,
         desc=f"train {family}",
         unit="step",
-        disable=not progress,
+        disable=not (progress and workers.main),
         file=sys.stderr,
     )
     for step in bar:
         if pos + batch_size > n:
             perm, pos = torch.randperm(n, generator=order), 0
-        idx = perm[pos : pos + batch_size]
+        idx = perm[pos : pos + batch_size][workers.rank * local : (workers.rank + 1) * local]
         pos += batch_size
         batch = {
             k: v[idx].to(dev) if isinstance(v, torch.Tensor) else [v[i] for i in idx.tolist()]
@@ -182,7 +243,7 @@ def train(
         }
         for net in recipe.trainable().values():
             net.train()
-        losses = recipe.step(batch)
+        losses = workers.mean_losses(recipe.step(batch))
         for k, v in losses.items():
             if v != v or v in (float("inf"), float("-inf")):
                 raise RequestError(
@@ -195,6 +256,9 @@ def train(
             save_checkpoint(step + 1)
     bar.close()
     elapsed = spent + time.perf_counter() - t0
+    if not workers.main:
+        workers.barrier()  # until worker 0 has written the model folder
+        return out
     recipe.finish()
     generator.eval()
 
@@ -208,11 +272,14 @@ def train(
             + [a for k, v in overrides.items() for a in ("--set", f"{k}={json.dumps(v)}")]
         )
     )
+    if workers.parallel:
+        command = f"{workers.launcher()} {command}"
     training = {
         "command": command,
         "dataset": f"{data} (train split, {n} images at {config.image_size}x{config.image_size})",
         "steps": steps,
         "batch_size": batch_size,
+        **({"data_parallel": workers.describe(batch_size)} if workers.parallel else {}),
         "seed": seed,
         "preset": preset,
         "time_seconds": round(elapsed, 1),
@@ -224,6 +291,7 @@ def train(
         "final_losses": {k: round(v, 4) for k, v in final.items()},
     }
     write_model_folder(out, family, data, config, generator, training)
+    workers.barrier()
     return out
 
 

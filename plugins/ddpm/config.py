@@ -57,8 +57,10 @@ class DDPMConfig(UNetShapeConfig):
     weight_decay: float = Field(default=0.0, ge=0, le=1, description="AdamW weight decay")
     warmup_steps: int = Field(default=200, ge=0, description="linear LR warm-up")
     ema_decay: float = Field(default=0.999, ge=0, lt=1, description="EMA decay (warmed up)")
-    timestep_sampling: Literal["uniform"] = Field(
-        default="uniform", description="how training draws t"
+    timestep_sampling: Literal["uniform", "importance"] = Field(
+        default="uniform",
+        description="how training draws t: uniform, or importance-sampled by each t's recent "
+        "losses with the loss reweighted (improved DDPM)",
     )
     batch_size: int = Field(default=64, ge=1, le=4096, description="training batch size")
     steps: int = Field(default=6000, ge=1, description="training steps")

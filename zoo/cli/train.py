@@ -58,9 +58,11 @@ def train_cmd(
     """Train FAMILY on a dataset and write a model folder that `zoo sample DIR` loads.
 
     \b
-    Example:
+    Examples:
       zoo train dcgan --data digits --out runs/dcgan --steps 5000
+      torchrun --standalone --nproc-per-node 2 -m zoo train ddpm --data digits --out runs/ddpm
     """
+    from zoo.distributed import is_main_process
     from zoo.train import parse_sets, train
 
     path = train(
@@ -79,7 +81,8 @@ def train_cmd(
         checkpoint_every=checkpoint_every,
         argv=[a for a in sys.argv[1:] if a != "--resume"] if _run_as_zoo() else None,
     )
-    click.echo(str(path))
+    if is_main_process():  # under torchrun, one line for the one folder
+        click.echo(str(path))
 
 
 def _run_as_zoo() -> bool:
