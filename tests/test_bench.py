@@ -158,3 +158,27 @@ def test_remeasure_script_rewrites_each_cards_sampling_section(tmp_path: Path) -
     assert _within(s["seconds_per_batch"])
     assert "ae-digits: skipped" in proc.stdout
     assert (cards / "ae-digits" / "README.md").read_bytes() == ae_before
+
+
+def test_cli_times_writes_medians_with_min_max_into_the_readme(tmp_path: Path) -> None:
+    """benchmarks/cli_times.py's README block, from given figures (nothing is timed here)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cli_times", ROOT / "benchmarks" / "cli_times.py")
+    assert spec is not None and spec.loader is not None
+    cli_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli_times)
+    result = {"zoo list": {"median_s": 0.281, "min_s": 0.224, "max_s": 0.415, "runs": 5}}
+    block = cli_times.markdown(result, 5)
+    assert "| command | median | min-max |" in block
+    assert "| `zoo list` | 0.28 s | 0.22-0.41 s |" in block and "`--repeat 5`" in block
+    readme = tmp_path / "README.md"
+    before = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme.write_text(before, encoding="utf-8")
+    cli_times.write_readme(block, readme)
+    text = readme.read_text(encoding="utf-8")
+    inside = text[text.index(cli_times.BEGIN) : text.index(cli_times.END)]
+    assert block in inside and "| min |" not in inside
+    assert text.replace(inside, "") == before.replace(
+        before[before.index(cli_times.BEGIN) : before.index(cli_times.END)], ""
+    )  # nothing outside the markers changes
