@@ -115,6 +115,35 @@ def _example(family: FamilySpec) -> tuple[str, str]:
     return "", ""
 
 
+def _sampling(s: dict[str, Any]) -> list[str]:
+    """The "## Sampling speed" section: median and min-max over `zoo bench`'s repeats.
+
+    Cards measured before `zoo bench` repeated its draws hold one time (``seconds``);
+    they get a plain table of what they record.
+    """
+    from zoo.bench import spread_text
+
+    parts = ["## Sampling speed", ""]
+    if "seconds_per_batch" not in s:
+        parts += [f"Measured by `{s.get('command', '')}`.", ""]
+        return parts + [_table({k: v for k, v in s.items() if k != "command"}), ""]
+    request = f" (`{s['request']}`)" if s.get("request") else ""
+    parts += [
+        f"Measured by `{s.get('command', '')}`: one warm-up batch of {s.get('images')} "
+        f"images{request}, then {s.get('repeats')} timed batches of the same request on the "
+        f"{s.get('device', 'cpu')} ({s.get('threads')} threads, Python {s.get('python')}); "
+        f"medians with the {s.get('spread', 'min-max')} over the repeats.",
+        "",
+        "| | median (min-max) |",
+        "| --- | --- |",
+        f"| per batch of {s.get('images')} | {spread_text(s['seconds_per_batch'])} |",
+        f"| per image | {spread_text(s['seconds_per_image'])} |",
+        f"| images per second | {_fmt(s.get('images_per_second'))} |",
+        "",
+    ]
+    return parts
+
+
 def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
     z = card.zoo
     t = z.training
@@ -205,8 +234,7 @@ def render_body(model_id: str, card: ModelCard, family: FamilySpec) -> str:
         if t.get("final_losses"):
             parts += ["Losses averaged over the last 100 steps:", "", _table(t["final_losses"]), ""]
     if s:
-        parts += ["## Sampling speed", "", f"Measured by `{s.get('command', '')}`.", ""]
-        parts += [_table({k: v for k, v in s.items() if k != "command"}), ""]
+        parts += _sampling(s)
     if card.model_index:
         parts += _evaluation(card.model_index)
     for figure in z.figures.values():

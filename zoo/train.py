@@ -382,7 +382,12 @@ def write_model_folder(
     )
     _write_card(out, card)
     if sampling is None and fam.kind == "generator":
-        rewrite_sampling(out, measure_sampling(out))
+        from zoo.api import load
+        from zoo.bench import measure_sampling
+
+        model = load(str(out), device="cpu")
+        rewrite_sampling(out, measure_sampling(model))
+        write_samples(model)
     if sampling is None and fam.kind == "autoencoder":
         write_reconstructions(out)
     elif sampling is None and fam.can_reconstruct:
@@ -435,37 +440,15 @@ def example_conditions(model: Any, n: int) -> Any:
     return images if images.shape[1] == c else images.mean(1, keepdim=True)
 
 
-def measure_sampling(folder: Path, n: int = 64) -> dict[str, Any]:
-    """Time drawing ``n`` images from the written folder; also write samples.png."""
-    import torch
-
-    from zoo.api import load
-
-    model = load(str(folder), device="cpu")
-    opts = example_options(model)
-    model.sample(n=2, seed=0, **opts)  # warm-up
-    t0 = time.perf_counter()
-    model.sample(n=n, seed=0, **opts)
-    elapsed = time.perf_counter() - t0
+def write_samples(model: Any) -> None:
+    """samples.png of a loaded generator: 16 draws (seed 0), or input/output pairs for an
+    image-conditioned model, in its folder."""
+    folder = model.resolved.folder
     if model.generator.condition_shape() is None:
-        samples = model.sample(n=16, seed=0, **opts)
+        samples = model.sample(n=16, seed=0, **example_options(model))
         samples.save(folder / "samples.png", force=True)
     else:
         write_pairs(model, folder / "samples.png")
-    flags = "".join(
-        f" --{k.replace('_', '-')} {shlex.quote(Path(v).name if k == 'image' else str(v))}"
-        for k, v in opts.items()
-    )
-    return {
-        "command": f"zoo bench {folder.name} -n {n}",
-        "images": n,
-        "seconds": round(elapsed, 3),
-        "images_per_second": round(n / elapsed, 1),
-        "device": "cpu",
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        **({"request": flags.strip()} if flags else {}),
-    }
 
 
 def write_reconstructions(folder: Path, n: int = 16, name: str = "samples.png") -> None:

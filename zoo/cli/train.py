@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from zoo.bench import REPEATS
+
 
 @click.command("train")
 @click.argument("family")
@@ -95,38 +97,43 @@ def _run_as_zoo() -> bool:
 
 @click.command()
 @click.argument("model")
-@click.option("-n", "n", type=int, default=64, show_default=True, help="Images to draw.")
+@click.option("-n", "n", type=int, default=64, show_default=True, help="Images per batch.")
+@click.option(
+    "--repeats",
+    type=int,
+    default=REPEATS,
+    show_default=True,
+    help="Timed batches after one warm-up; the median and min-max are reported.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--write-card", is_flag=True, help="Record the figures in the model folder's card.")
-def bench(model: str, n: int, write_card: bool) -> None:
-    """Time drawing N images from MODEL on the CPU (after a warm-up)."""
+def bench(model: str, n: int, repeats: int, as_json: bool, write_card: bool) -> None:
+    """Time drawing batches of N images from MODEL on the CPU.
+
+    One warm-up batch, then REPEATS timed batches of the same request; prints the
+    median and the spread (min-max) per batch and per image.
+    """
     import json
-    import time
 
     from zoo.api import load
+    from zoo.bench import measure_sampling, report
+    from zoo.catalog import resolve
     from zoo.registry.errors import RequestError
+    from zoo.registry.schemas import SampleRequest
 
     if n < 1:
-        raise RequestError("-n must be at least 1")
-    from zoo.catalog import resolve
-    from zoo.registry.schemas import SampleRequest
-    from zoo.train import example_options
-
+        raise RequestError(f"-n must be at least 1, not {n}")
+    if repeats < 1:
+        raise RequestError(f"--repeats must be at least 1, not {repeats}")
     # autoencoders and reference networks draw nothing: refuse them before loading
     resolve(model).check(SampleRequest())
     loaded = load(model, device="cpu")
-    opts = example_options(loaded)  # a prompt or an input image for conditioned models
-    loaded.sample(n=2, seed=0, **opts)
-    t0 = time.perf_counter()
-    loaded.sample(n=n, seed=0, **opts)
-    dt = time.perf_counter() - t0
-    result = {
-        "model": loaded.id,
-        "images": n,
-        "seconds": round(dt, 3),
-        "images_per_second": round(n / dt, 1),
-    }
-    click.echo(json.dumps(result))
+    sampling = measure_sampling(loaded, n, repeats)
+    if as_json:
+        click.echo(json.dumps({"model": loaded.id, **sampling}))
+    else:
+        click.echo(f"{loaded.id}: {report(sampling)}")
     if write_card:
-        from zoo.train import measure_sampling, rewrite_sampling
+        from zoo.train import rewrite_sampling
 
-        rewrite_sampling(loaded.resolved.folder, measure_sampling(loaded.resolved.folder, n))
+        rewrite_sampling(loaded.resolved.folder, sampling)
