@@ -9,7 +9,16 @@ images the classifier reads as the class they were drawn for):
    full 1,000 (DDIM's claim: 50 deterministic steps come within ~10% of 1,000 ancestral
    ones), all at the model's default guidance;
 2. classifier-free guidance: the scale swept with DDIM-50 (the fidelity/diversity trade:
-   label accuracy and precision up, recall down as the scale grows).
+   label accuracy and precision up, recall down as the scale grows);
+3. classifier guidance against classifier-free guidance (Dhariwal & Nichol 2021 against
+   Ho & Salimans 2022): the unconditional branch (--guidance 0) steered by the card's
+   noise-aware classifier at several --classifier-scale values, beside the classifier-free
+   scales, so the two can be compared at matched label accuracy. The judge is the dataset's
+   reference classifier, not the guide.
+
+``--rows sampler:steps,...`` measures only those rows of the samplers table and merges them
+into the card's table (the other rows kept, same --n): the DDPM-1000 row alone takes most
+of an hour on two cores.
 
 The samplers table also gives the wall time per image of each draw (2 threads, this
 machine; noisy when other work shares the cores).
@@ -23,6 +32,7 @@ the sampler, steps and scale.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -32,11 +42,41 @@ from zoo import metrics as M
 from zoo.data import load_split
 from zoo.eval_score import load_reference, to_8bit
 
-STEP_ROWS = [("ddim", s) for s in (10, 20, 50, 100)]
-STEP_ROWS += [("dpm++2m", s) for s in (10, 20, 50)]
-STEP_ROWS += [("euler", s) for s in (10, 20, 50)]
+STEP_ROWS = [(sampler, s) for sampler in ("ddim", "dpm++2m", "euler") for s in (10, 20, 50, 100)]
 STEP_ROWS += [("ddpm", 1000)]
 SCALES = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]
+CFG_SCALES = [1.0, 2.0, 3.0, 5.0]
+CLASSIFIER_SCALES = [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+SCORES = ("fid", "precision", "recall", "label_accuracy")
+ONLY = {"samplers": "steps", "guidance": "guidance", "classifier-guidance": "classifier"}
+
+
+def matched(rows: list[list]) -> str:
+    """A sentence comparing the two guidance kinds where their label accuracies are closest."""
+    cfg = [r for r in rows if r[0] == "classifier-free"]
+    clf = [r for r in rows if r[0] == "classifier"]
+    if not cfg or not clf:
+        return ""
+    a, b = min(((a, b) for a in cfg for b in clf), key=lambda p: abs(p[0][5] - p[1][5]))
+    return (
+        f"At matched label accuracy ({a[5]:.3f} classifier-free scale {a[1]:g}, {b[5]:.3f} "
+        f"classifier scale {b[1]:g}) the FIDs are {a[2]:.3g} and {b[2]:.3g}."
+    )
+
+
+def merge_rows(model, key: str, new: list[list], order: list[list]) -> list[list]:
+    """The card's rows of figure ``key`` with ``new`` rows replacing or joining them, in
+    ``order`` (rows matched by their first two columns)."""
+    old = model.resolved.card.zoo.figures.get(key)
+    have = {tuple(r[:2]): list(r) for r in (old.rows if old else [])}
+    have.update({tuple(r[:2]): r for r in new})
+    ranked = [tuple(o) for o in order]
+    return sorted(
+        have.values(),
+        key=lambda r: ranked.index(tuple(r[:2])) if tuple(r[:2]) in ranked else len(ranked),
+    )
 
 
 def score(images: torch.Tensor, labels: torch.Tensor, classifier, test_features) -> dict:
@@ -77,14 +117,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", default="ddpm-digits")
     ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--only", choices=["steps", "guidance"], help="one table only")
+    ap.add_argument("--only", choices=["steps", "guidance", "classifier"], help="one table only")
+    ap.add_argument(
+        "--rows",
+        help="samplers table: measure only these SAMPLER:STEPS rows (comma-separated) and "
+        "merge them into the card's table",
+    )
     ap.add_argument(
         "--no-ddpm", action="store_true", help="leave out DDPM at 1,000 steps (the slow row)"
     )
     ap.add_argument("--write-card", action="store_true")
     args = ap.parse_args()
 
-    torch.set_num_threads(2)
+    if "OMP_NUM_THREADS" not in os.environ:  # set it to 1 when other work shares the cores
+        torch.set_num_threads(2)
     model = zoo.load(args.model, device="cpu")
     classes = model.generator.num_classes
     dataset = model.resolved.card.zoo.dataset
@@ -99,8 +145,12 @@ def main() -> None:
         command += " --no-ddpm"
     tables = {}
     if args.only in (None, "steps"):
+        wanted = STEP_ROWS
+        if args.rows:
+            asked = [r.split(":") for r in args.rows.split(",")]
+            wanted = [(a, int(b)) for a, b in asked]
         rows = []
-        for sampler, steps in STEP_ROWS:
+        for sampler, steps in wanted:
             if args.no_ddpm and sampler == "ddpm":
                 continue
             images, sec = draw(model, args.n, classes, sampler=sampler, steps=steps)
@@ -109,6 +159,8 @@ def main() -> None:
                 [sampler, steps, s["fid"], s["precision"], s["recall"], s["label_accuracy"], sec]
             )
             print(rows[-1], flush=True)
+        if args.rows:
+            rows = merge_rows(model, "samplers", rows, [list(r) for r in STEP_ROWS])
         tables["samplers"] = (
             "Samplers and steps (default guidance)",
             ["sampler", "steps", "FID", "precision", "recall", "label accuracy", "s/image"],
@@ -128,6 +180,34 @@ def main() -> None:
             rows,
             "0 = the unconditional branch alone, 1 = the conditional model alone.",
         )
+    if args.only in (None, "classifier"):
+        rows = []
+        for scale in CFG_SCALES:
+            images, _ = draw(model, args.n, classes, sampler="ddim", steps=50, guidance=scale)
+            s = score(images, labels, classifier, test_features)
+            rows.append(["classifier-free", scale, *(s[k] for k in SCORES)])
+            print(rows[-1], flush=True)
+        for scale in CLASSIFIER_SCALES:
+            images, _ = draw(
+                model,
+                args.n,
+                classes,
+                sampler="ddim",
+                steps=50,
+                guidance=0.0,
+                options={"classifier_scale": scale},
+            )
+            s = score(images, labels, classifier, test_features)
+            rows.append(["classifier", scale, *(s[k] for k in SCORES)])
+            print(rows[-1], flush=True)
+        tables["classifier-guidance"] = (
+            "Classifier guidance against classifier-free guidance (DDIM, 50 steps)",
+            ["guidance", "scale", "FID", "precision", "recall", "label accuracy"],
+            rows,
+            "classifier: --guidance 0 (the unconditional branch) --classifier-scale S, "
+            "steered by the card's noise-aware classifier; classifier-free: --guidance S. "
+            + matched(rows),
+        )
     for key, (title, columns, rows, note) in tables.items():
         print(f"\n{title}\n" + " | ".join(columns))
         for row in rows:
@@ -140,7 +220,7 @@ def main() -> None:
                 str(model.resolved.folder),
                 key,
                 title=title,
-                command=command + (f" --only {key if key == 'guidance' else 'steps'}"),
+                command=command + f" --only {ONLY[key]}",
                 columns=columns,
                 rows=rounded,
                 note=note,
