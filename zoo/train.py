@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checkpoint
-from zoo.data import check_name, load_split
+from zoo.data import check_fit, check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
 
@@ -101,6 +101,7 @@ def train(
     dev = DeviceManager.pick(device)
     torch.manual_seed(seed)
     tensors = load_split(data, "train", config.image_size)
+    check_fit(load_object(fam.trainer).needs(config), tensors, family, data)
     n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
     from zoo.api import attach_components

@@ -11,6 +11,7 @@ exponential moving average of the trained ones.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -19,8 +20,11 @@ import torch.nn.functional as F
 from zoo.plugins.ddpm.config import DDPMConfig
 from zoo.plugins.ddpm.model import DDPMGenerator
 from zoo.plugins.nn.diffusion import EMA, q_sample, target_for, vlb_terms
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
+
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image": "channels", "label": "num_classes"}
 
 
 class DDPMRecipe(Recipe):
@@ -37,6 +41,11 @@ class DDPMRecipe(Recipe):
             self.opt, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
         )
         self.alphas_cumprod = config.schedule.alphas_cumprod().to(device)
+
+    @classmethod
+    def needs(cls, config: DDPMConfig) -> DataNeeds:
+        labels = {"label": config.num_classes} if config.num_classes else {}
+        return replace(super().needs(config), labels=labels, config_fields=FIELDS)
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         return {"unet": self.net, "ema": self.ema}
