@@ -398,6 +398,13 @@ class ReferenceNetwork(Network):
         """(len(texts), D) text embeddings for CLIP-like networks, else None."""
         return None
 
+    def check_prompt(self, text: str, example: str | None = None) -> None:
+        """Refuse (RequestError) a user's prompt that ``encode_text`` would not read as
+        written, e.g. words outside a word vocabulary; a text model whose text encoder
+        this is checks its prompts here. ``example``: a prompt to suggest. Default: none
+        is refused."""
+        return None
+
     def input_shape(self) -> tuple[int, int] | None:
         """(channels, size) of the images it takes, from its config; None if it does not say."""
         c = self.config
