@@ -30,7 +30,7 @@ def _safe_yaml(text: str) -> Any:
     """Safe YAML without anchors/aliases, so 'billion laughs' documents are refused."""
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 if event.start_mark else "?"
+            line = event.start_mark.line + 2 if event.start_mark else "?"  # README line
             raise yaml.YAMLError(f"YAML aliases are not allowed in cards (line {line})")
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
 
@@ -58,23 +58,35 @@ def _first_non_finite(data: Any) -> tuple[str, float] | None:
     return None
 
 
-def split_front_matter(text: str) -> tuple[str, str]:
-    """Return (yaml, body) of a README with a leading '---' block."""
+def split_front_matter(text: str, where: str = "card") -> tuple[str, str]:
+    """Return (yaml, body) of a README with a leading '---' block; ``where`` names it in errors."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        raise CardError("card has no YAML front matter (it must start with a '---' line)")
+        raise CardError(f"{where}: no YAML front matter (it must start with a '---' line)")
     for i in range(1, len(lines)):
         if lines[i].strip() == "---":
             return "".join(lines[1:i]), "".join(lines[i + 1 :])
-    raise CardError("card front matter is not closed by a '---' line")
+    raise CardError(f"{where}: the front matter is not closed by a '---' line")
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line of a YAML error, with the line and column in the README (the front matter
+    starts on its second line)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        what = ": ".join(x for x in (err.context, err.problem) if x) or "invalid YAML"
+        mark = err.problem_mark or err.context_mark
+        if mark is not None:
+            return f"{what} (line {mark.line + 2}, column {mark.column + 1})"
+        return what
+    return str(err).splitlines()[0]
 
 
 def parse_card_text(text: str, where: str = "card") -> tuple[ModelCard, str]:
-    front, body = split_front_matter(text)
+    front, body = split_front_matter(text, where)
     try:
         data = _safe_yaml(front)
     except yaml.YAMLError as err:
-        raise CardError(f"{where}: invalid YAML front matter: {str(err).splitlines()[0]}") from None
+        raise CardError(f"{where}: invalid YAML front matter: {_yaml_problem(err)}") from None
     if not isinstance(data, dict):
         raise CardError(f"{where}: front matter must be a mapping")
     if "zoo" not in data:

@@ -13,7 +13,7 @@ methods with defaults, never probed with ``getattr``: ``options_class``, ``seed_
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -143,6 +143,32 @@ def fit_images(images: torch.Tensor, size: int, channels: int) -> torch.Tensor:
             images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
         ).clamp(0, 1)
     return images.contiguous()
+
+
+@dataclass(frozen=True)
+class DataNeeds:
+    """What a training recipe reads from a dataset split (``Recipe.needs``).
+
+    ``zoo train`` checks a dataset against it once, before the first step, and names
+    everything that does not fit in one line.
+
+    Attributes:
+        images: image keys -> the channels their (N, C, S, S) tensors must have
+            (None: any number).
+        image_size: the side S every image key must have, or None.
+        labels: integer keys -> number of classes K; their values must lie in 0..K-1.
+        captions: the split must hold 'caption', one string per image.
+        keys: other keys read as they are (e.g. 'attributes').
+        config_fields: need (an image or label key) -> the config field that sets it,
+            so the message can say which ``--set`` fits the data (e.g. image -> channels).
+    """
+
+    images: Mapping[str, int | None] = field(default_factory=lambda: {"image": None})
+    image_size: int | None = None
+    labels: Mapping[str, int] = field(default_factory=dict)
+    captions: bool = False
+    keys: tuple[str, ...] = ()
+    config_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 class FamilyConfig(BaseModel):
@@ -372,6 +398,13 @@ class ReferenceNetwork(Network):
         """(len(texts), D) text embeddings for CLIP-like networks, else None."""
         return None
 
+    def check_prompt(self, text: str, example: str | None = None) -> None:
+        """Refuse (RequestError) a user's prompt that ``encode_text`` would not read as
+        written, e.g. words outside a word vocabulary; a text model whose text encoder
+        this is checks its prompts here. ``example``: a prompt to suggest. Default: none
+        is refused."""
+        return None
+
     def input_shape(self) -> tuple[int, int] | None:
         """(channels, size) of the images it takes, from its config; None if it does not say."""
         c = self.config
@@ -523,6 +556,20 @@ class Recipe(ABC):
         self.generator = generator
         self.config = config
         self.device = device
+
+    @classmethod
+    def needs(cls, config: FamilyConfig) -> DataNeeds:
+        """What ``step`` reads from a batch under ``config``, checked before the first step.
+
+        Default: 'image' with the config's ``channels`` (when it has that field) at its
+        ``image_size``; recipes that read labels, captions or other images override this.
+        """
+        channels = getattr(config, "channels", None)
+        return DataNeeds(
+            images={"image": channels},
+            image_size=getattr(config, "image_size", None),
+            config_fields={"image": "channels"} if channels is not None else {},
+        )
 
     @abstractmethod
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

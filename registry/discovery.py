@@ -52,6 +52,7 @@ class PluginInfo:
     errors: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     builtin: bool = False
+    disabled_by: str = ""  # why a disabled plugin is: which variable disabled it
 
     def __post_init__(self) -> None:
         self.builtin = self.builtin or is_builtin(self.module, self.distribution)
@@ -153,6 +154,11 @@ class Registry:
             reg.plugins[ep.name] = info
             if (allow is not None and ep.name not in allow) or ep.name in deny:
                 info.status = "disabled"
+                info.disabled_by = (
+                    "ZOO_DISABLE_PLUGINS names it"
+                    if ep.name in deny
+                    else "ZOO_LOAD_PLUGINS leaves it out"
+                )
                 continue
             try:
                 module = ep.load()
@@ -357,6 +363,12 @@ class Registry:
         return specs[0]
 
     def family(self, name: str) -> FamilySpec:
+        info = self.plugins.get(name)  # a family's plugin bears its name (DESIGN.md)
+        if name not in self.families and info is not None and info.status == "disabled":
+            raise UnknownModelError(
+                f"family '{name}' comes from plugin '{name}', which is disabled"
+                f" ({info.disabled_by or 'zoo plugins'}); enable it to use the family"
+            )
         if name not in self.families:
             raise UnknownModelError(unknown_message("family", name, self.families, "zoo plugins"))
         return self.families[name]

@@ -259,14 +259,14 @@ class SampleRequest(Strict):
         caps = set(capabilities)
         if self.prompt is not None and "text" not in caps:
             raise RequestError(
-                f"model '{model}' does not take a prompt (it is {_caps(caps)}); drop --prompt"
+                f"model '{model}' does not take a prompt (it {_caps(caps)}); drop --prompt"
             )
         if self.negative_prompt is not None and "text" not in caps:
             raise RequestError(f"model '{model}' does not take a negative prompt")
         if self.label is not None:
             if "class" not in caps:
                 raise RequestError(
-                    f"model '{model}' does not take a label (it is {_caps(caps)}); drop --label"
+                    f"model '{model}' does not take a label (it {_caps(caps)}); drop --label"
                 )
             if num_classes is not None and self.label >= num_classes:
                 raise RequestError(
@@ -291,8 +291,23 @@ class SampleRequest(Strict):
                     raise RequestError(f"--{name} does not apply to '{model}': {why}")
 
 
+_TAKES = {
+    "class": "a class label",
+    "text": "a prompt",
+    "image": "an input image",
+    "mask": "a mask",
+    "control": "control images",
+}
+
+
 def _caps(caps: set[str]) -> str:
-    return "/".join(sorted(caps))
+    """What a model takes, for "(it ...)" in a refusal: 'takes a class label', 'is unconditional'."""
+    if caps <= {"unconditional"}:
+        return "is unconditional"
+    takes = " or ".join(
+        _TAKES.get(c, c) for c in CAPABILITIES if c in caps and c != "unconditional"
+    )
+    return f"takes {takes}" + (", or nothing" if "unconditional" in caps else "")
 
 
 class FileEntry(Strict):

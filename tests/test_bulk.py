@@ -153,7 +153,7 @@ def test_files_from_before_the_dtype_was_recorded_are_resumed(tiny_dcgan, tmp_pa
         save_png(im.copy(), old, meta)
     proc = run_zoo("sample", str(tiny_dcgan), "-n", "3", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "1 images written, 2 already there" in proc.stdout
+    assert "1 image written, 2 already there" in proc.stdout
 
 
 def test_resume_removes_its_own_leftover_temp_files(tiny_dcgan, tmp_path) -> None:  # issue 14.8

@@ -8,16 +8,18 @@ samples.save("sevens.png")      # a grid; a folder path writes one PNG per image
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
-from zoo.catalog import Resolved, resolve
+from zoo.catalog import Resolved, option_names, resolve
 from zoo.device import manager
 from zoo.registry.discovery import load_object
-from zoo.registry.errors import NumericsError, RequestError
+from zoo.registry.errors import NumericsError, RequestError, ZooError
 from zoo.registry.schemas import SampleRequest
 from zoo.registry.seeds import image_seeds
 
@@ -132,7 +134,12 @@ class Model:
         and sampler declare (truncation, direction, mix_seed, stage, temperature, rerank,
         ...: ``zoo info MODEL`` lists them), or those options as ``options={...}``.
         """
-        return self.run(make_request(n=n, seed=seed, **kwargs))
+        try:
+            return self.run(make_request(n=n, seed=seed, **kwargs))
+        except ZooError as err:
+            names = REQUEST_FIELDS | set(option_names(self.resolved, kwargs.get("sampler")))
+            err.args = (keyword_message(str(err), names),)
+            raise
 
     def run(self, request: SampleRequest, seeds: list[int] | None = None) -> Samples:
         """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds)."""
@@ -271,13 +278,34 @@ def make_request(**kwargs: Any) -> SampleRequest:
         raise RequestError(format_validation(err)) from None
 
 
-def format_validation(err: Any) -> str:
-    """One line from a pydantic ValidationError: 'field: reason'."""
+_FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?: ('[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)(?![\w.]))?")
+
+
+def keyword_message(message: str, names: Iterable[str]) -> str:
+    """An error as the keyword API says it: the CLI's ``--mix-seed 3`` becomes ``mix_seed=3``
+    and a bare ``--prompt`` becomes ``prompt=...``, for the flags of ``names`` only.
+
+    Errors are written for the CLI, which shows them as they are; ``Model.sample`` speaks
+    of its keyword arguments instead.
+    """
+    known = set(names)
+
+    def keyword(m: re.Match[str]) -> str:
+        name = m.group(1).replace("-", "_")
+        if name not in known:
+            return m.group(0)
+        return f"{name}={m.group(2) or '...'}"
+
+    return _FLAG.sub(keyword, message)
+
+
+def format_validation(err: Any, what: str = "invalid request") -> str:
+    """One line from a pydantic ValidationError: '<what>: field: reason'."""
     parts = []
     for e in err.errors()[:3]:
         loc = ".".join(str(p) for p in e["loc"]) or "value"
         parts.append(f"{loc}: {e['msg']}")
-    return "invalid request: " + "; ".join(parts)
+    return f"{what}: " + "; ".join(parts)
 
 
 def build_generator(resolved: Resolved, dtype: torch.dtype | None = None) -> Generator:
@@ -308,7 +336,9 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
     try:
         config = cls.config_class(**resolved.config)
     except ValidationError as err:
-        raise CardError(f"{resolved.folder}/config.json: {format_validation(err)}") from None
+        raise CardError(
+            f"{resolved.folder}/config.json: {format_validation(err, 'invalid config')}"
+        ) from None
     generator = cls(config)
     ignored = refuse_pickles(resolved.folder)
     verify_files(resolved.folder, resolved.card.zoo.files, resolved.name, resolved.source)

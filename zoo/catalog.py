@@ -238,10 +238,10 @@ def list_models(
     return rows
 
 
-def option_names(resolved: Resolved) -> list[str]:
-    """The options a model takes with its default sampler (family's, then sampler's)."""
+def option_names(resolved: Resolved, sampler: str | None = None) -> list[str]:
+    """The options a model takes with ``sampler`` (default: its own), family's then sampler's."""
     try:
-        classes = resolved.option_classes(resolved.sampler_spec())
+        classes = resolved.option_classes(resolved.sampler_spec(sampler))
     except ZooError:
         return []
     return [name for cls in classes.values() for name in cls.model_fields]

@@ -184,7 +184,7 @@ def write_figure(
     except ValidationError as err:
         from zoo.api import format_validation
 
-        raise RequestError(f"figure '{key}': {format_validation(err)}") from None
+        raise RequestError(format_validation(err, f"invalid figure '{key}'")) from None
     r = resolve(model)
     check_writable(r)
     card = r.card

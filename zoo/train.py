@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checkpoint, distributed
-from zoo.data import check_name, load_split
+from zoo.data import check_fit, check_name, load_split
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
 
@@ -97,7 +97,13 @@ def train(
     distributed.check(family, recipe_cls.data_parallel, batch_size)
     if "steps" in type(config).model_fields:
         # the recipe's schedules and config.json follow the steps actually run
-        config = config.model_copy(update={"steps": steps})
+        # (validated again: a config may need more steps than --steps gives)
+        try:
+            config = type(config).model_validate({**config.model_dump(), "steps": steps})
+        except ValidationError as err:
+            raise RequestError(
+                format_validation(err).replace("invalid request", "invalid --steps")
+            ) from None
 
     workers, dev = distributed.start(DeviceManager.pick(device))
     run = Run(family, data, out, steps, batch_size, seed, preset, overrides, config)
@@ -143,14 +149,15 @@ def _train(
     family, data, out, steps, batch_size = run.family, run.data, run.out, run.steps, run.batch_size
     seed, preset, overrides, config = run.seed, run.preset, run.overrides, run.config
     world = workers.world_size
+    torch.manual_seed(seed)  # the same on every worker: one stream for the global batch
+    tensors = load_split(data, "train", config.image_size)
+    check_fit(recipe_cls.needs(config), tensors, family, data)  # before --force removes anything
     if workers.main:  # the other workers read the checkpoints only after this
         if force and not resume:
             checkpoint.remove(out)
         else:
             checkpoint.adopt_legacy(out)
     workers.barrier()
-    torch.manual_seed(seed)  # the same on every worker: one stream for the global batch
-    tensors = load_split(data, "train", config.image_size)
     n = len(next(iter(tensors.values())))
     generator = gen_cls(config)
     from zoo.api import attach_components

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from zoo.plugins.biggan.config import BigGANConfig
 from zoo.plugins.biggan.model import BigGANGenerator, ProjectionDiscriminator
 from zoo.plugins.nn.gan import to_signed
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 
 
 def orthogonal_penalty(net: torch.nn.Module) -> torch.Tensor:
@@ -29,6 +30,10 @@ def orthogonal_penalty(net: torch.nn.Module) -> torch.Tensor:
     return total
 
 
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image": "channels", "label": "num_classes"}
+
+
 class BigGANRecipe(Recipe):
     """One step = one D update on the batch; every d_steps-th step also updates G.
 
@@ -38,6 +43,11 @@ class BigGANRecipe(Recipe):
 
     generator: BigGANGenerator
     config: BigGANConfig
+
+    @classmethod
+    def needs(cls, config: BigGANConfig) -> DataNeeds:
+        labels = {"label": config.num_classes}
+        return replace(super().needs(config), labels=labels, config_fields=FIELDS)
 
     def __init__(self, generator: BigGANGenerator, config: BigGANConfig, device: torch.device):
         super().__init__(generator, config, device)

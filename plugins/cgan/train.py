@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -9,7 +10,10 @@ import torch
 from zoo.plugins.cgan.config import CGANConfig
 from zoo.plugins.cgan.model import CGANGenerator, ConditionalDiscriminator
 from zoo.plugins.nn.gan import adversarial_step, to_signed
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
+
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image": "channels", "label": "num_classes"}
 
 
 class CGANRecipe(Recipe):
@@ -22,6 +26,11 @@ class CGANRecipe(Recipe):
 
     generator: CGANGenerator
     config: CGANConfig
+
+    @classmethod
+    def needs(cls, config: CGANConfig) -> DataNeeds:
+        labels = {"label": config.num_classes}
+        return replace(super().needs(config), labels=labels, config_fields=FIELDS)
 
     def __init__(self, generator: CGANGenerator, config: CGANConfig, device: torch.device):
         super().__init__(generator, config, device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from zoo.plugins.classifier.config import ClassifierConfig
 from zoo.plugins.classifier.model import ClassifierNetwork
 from zoo.plugins.nn.schedules import warmup_cosine
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
 
@@ -54,6 +55,13 @@ class ClassifierRecipe(Recipe):
 
     generator: ClassifierNetwork
     config: ClassifierConfig
+
+    @classmethod
+    def needs(cls, config: ClassifierConfig) -> DataNeeds:
+        base = super().needs(config)
+        if config.target == "label":
+            return replace(base, labels={"label": next(iter(config.heads.values()))})
+        return replace(base, keys=("attributes",))
 
     def __init__(
         self, generator: ClassifierNetwork, config: ClassifierConfig, device: torch.device

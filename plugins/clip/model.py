@@ -125,6 +125,12 @@ class ClipNetwork(ReferenceNetwork):
             )
         return self.tokenizer(texts, self.config.max_tokens).to(self._device())
 
+    def check_prompt(self, text: str, example: str | None = None) -> None:
+        """Refuse a prompt with a word outside the vocabulary, no word, or more words than
+        ``max_tokens`` - 1 (``WordTokenizer.check_prompt``); ``encode_text`` itself reads
+        any text (unknown words as UNK), as the metrics need for a dataset's captions."""
+        self.tokenizer.check_prompt(text, self.config.max_tokens - 1, example)
+
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         c = self.config
         want = (c.channels, c.image_size, c.image_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.clip.model import ClipNetwork
 from zoo.plugins.nn.scenes import same_scene
 from zoo.plugins.nn.schedules import warmup_cosine
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
 
@@ -35,6 +36,10 @@ class ClipRecipe(Recipe):
 
     generator: ClipNetwork
     config: ClipConfig
+
+    @classmethod
+    def needs(cls, config: ClipConfig) -> DataNeeds:
+        return replace(super().needs(config), captions=True)
 
     def __init__(self, generator: ClipNetwork, config: ClipConfig, device: torch.device):
         super().__init__(generator, config, device)

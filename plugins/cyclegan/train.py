@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -10,12 +11,16 @@ import torch
 from zoo.plugins.cyclegan.config import CycleGANConfig
 from zoo.plugins.cyclegan.model import CycleGANGenerator
 from zoo.plugins.nn.gan import PatchDiscriminator, to_signed
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 
 
 def lsgan(logits: torch.Tensor, target: float) -> torch.Tensor:
     """Least-squares GAN loss: mean (D(x) - target)^2 over the patch grid."""
     return ((logits - target) ** 2).mean()
+
+
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image_a": "channels", "image_b": "channels"}
 
 
 class CycleGANRecipe(Recipe):
@@ -27,6 +32,11 @@ class CycleGANRecipe(Recipe):
 
     generator: CycleGANGenerator
     config: CycleGANConfig
+
+    @classmethod
+    def needs(cls, config: CycleGANConfig) -> DataNeeds:
+        images = {"image_a": config.channels, "image_b": config.channels}
+        return replace(super().needs(config), images=images, config_fields=FIELDS)
 
     def __init__(self, generator: CycleGANGenerator, config: CycleGANConfig, device: torch.device):
         super().__init__(generator, config, device)

@@ -39,7 +39,7 @@ from torch import nn
 
 from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.nn.autoencoder import ResBlock
-from zoo.plugins.nn.text import RESERVED, WordTokenizer, words
+from zoo.plugins.nn.text import RESERVED, WordTokenizer
 from zoo.plugins.nn.transformer import Block, Past
 from zoo.registry.contracts import Autoencoder, AutoregressiveGenerator, Conditions
 from zoo.registry.errors import RequestError
@@ -196,24 +196,8 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
         """
         if strict:
             for text in texts:
-                ws = words(text)
-                self._check_prompt(ws, [self.tokenizer.word_id(w) for w in ws])
+                self.tokenizer.check_prompt(text, self.config.text_length - 1, EXAMPLE_PROMPT)
         return self.tokenizer(texts, self.config.text_length, fixed=True)
-
-    def _check_prompt(self, ws: list[str], ids: list[int | None]) -> None:
-        t = self.config.text_length
-        unknown = sorted({w for w, j in zip(ws, ids, strict=True) if j is None})
-        if unknown:
-            raise RequestError(
-                f"the prompt has words this model never read: {', '.join(unknown)}; it knows "
-                f"the scenes' captions (shapes, colours, sizes, places), e.g. '{EXAMPLE_PROMPT}'"
-            )
-        if not ws:
-            raise RequestError(
-                f"the prompt has no words; describe a scene, e.g. '{EXAMPLE_PROMPT}'"
-            )
-        if len(ws) > t - 1:
-            raise RequestError(f"the prompt has {len(ws)} words; this model reads at most {t - 1}")
 
     # -- AutoregressiveGenerator
 

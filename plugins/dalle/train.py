@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ from zoo.plugins.dalle.model import DalleGenerator, gumbel_softmax, kl_to_unifor
 from zoo.plugins.nn.scenes import NUM_STREAMS, caption
 from zoo.plugins.nn.schedules import phase_schedule
 from zoo.plugins.nn.text import PAD
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
 
@@ -33,6 +34,10 @@ class DalleRecipe(Recipe):
 
     generator: DalleGenerator
     config: DalleConfig
+
+    @classmethod
+    def needs(cls, config: DalleConfig) -> DataNeeds:
+        return replace(super().needs(config), captions=True)
 
     def __init__(self, generator: DalleGenerator, config: DalleConfig, device: torch.device):
         super().__init__(generator, config, device)

@@ -20,6 +20,7 @@ worker's losses, so it is the same on every worker.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -29,8 +30,11 @@ from zoo.plugins.ddpm.config import DDPMConfig
 from zoo.plugins.ddpm.model import DDPMGenerator
 from zoo.plugins.nn.diffusion import EMA, q_sample, target_for, vlb_terms
 from zoo.plugins.nn.timesteps import TimestepImportance
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
+
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image": "channels", "label": "num_classes"}
 
 
 class DDPMRecipe(Recipe):
@@ -60,6 +64,11 @@ class DDPMRecipe(Recipe):
     def distribute(self, rank: int, world_size: int, wrap: Any) -> None:
         super().distribute(rank, world_size, wrap)
         self.denoiser = wrap(self.net)
+
+    @classmethod
+    def needs(cls, config: DDPMConfig) -> DataNeeds:
+        labels = {"label": config.num_classes} if config.num_classes else {}
+        return replace(super().needs(config), labels=labels, config_fields=FIELDS)
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         nets: dict[str, torch.nn.Module] = {"unet": self.net, "ema": self.ema}

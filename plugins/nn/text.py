@@ -7,9 +7,12 @@ The scenes' vocabulary, the words their captions can hold, is ``scene_vocabulary
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from zoo.registry.errors import RequestError
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +47,41 @@ class WordTokenizer:
 
     def __init__(self, vocabulary: Sequence[str]) -> None:
         self.ids = {w: i + RESERVED for i, w in enumerate(vocabulary)}
+
+    def check_prompt(self, text: str, max_words: int, example: str | None = None) -> None:
+        """Refuse a prompt this tokenizer would not read as written (RequestError).
+
+        The one rule of every model that reads words, until models take any text: a word
+        outside the vocabulary (it would be read as UNK), no word at all, or more than
+        ``max_words`` words (the rest would be cut) is an error, never silently dropped.
+        Training captions are not checked: ``encode`` reads them leniently.
+        """
+        ws = words(text)
+        eg = f" (e.g. '{example}')" if example else ""
+        unknown = sorted({w for w in ws if self.word_id(w) is None})
+        if unknown:
+            raise RequestError(
+                f"the prompt has words this model never read: {', '.join(unknown)}; "
+                f"use words it knows, such as {', '.join(self.known_like(unknown))}{eg}"
+            )
+        if not ws:
+            raise RequestError(f"the prompt has no words; describe what to draw{eg}")
+        if len(ws) > max_words:
+            raise RequestError(
+                f"the prompt has {len(ws)} words; this model reads at most {max_words}"
+            )
+
+    def known_like(self, unknown: Sequence[str], count: int = 6) -> list[str]:
+        """``count`` words of the vocabulary: those closest to ``unknown`` first, then a
+        spread over the rest (the same list for the same words)."""
+        vocab = list(self.ids)
+        out: list[str] = []
+        for w in unknown:
+            out += [m for m in difflib.get_close_matches(w, vocab, n=2) if m not in out]
+        plain = [w for w in vocab if len(w) > 2]  # "circle" says more than "a"
+        step = max(1, len(plain) // count)
+        out += [w for w in plain[::step] if w not in out]
+        return out[:count]
 
     def __len__(self) -> int:
         """Number of ids, the reserved ones included (an embedding's rows)."""

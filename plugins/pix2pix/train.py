@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -10,7 +11,10 @@ import torch.nn.functional as F
 from zoo.plugins.nn.gan import PatchDiscriminator, to_signed
 from zoo.plugins.pix2pix.config import Pix2PixConfig
 from zoo.plugins.pix2pix.model import Pix2PixGenerator
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
+
+# the config field that sets each need (zoo train names it when the data differ)
+FIELDS = {"image": "channels", "condition": "cond_channels"}
 
 
 class Pix2PixRecipe(Recipe):
@@ -19,6 +23,11 @@ class Pix2PixRecipe(Recipe):
 
     generator: Pix2PixGenerator
     config: Pix2PixConfig
+
+    @classmethod
+    def needs(cls, config: Pix2PixConfig) -> DataNeeds:
+        images = {"image": config.channels, "condition": config.cond_channels}
+        return replace(super().needs(config), images=images, config_fields=FIELDS)
 
     def __init__(self, generator: Pix2PixGenerator, config: Pix2PixConfig, device: torch.device):
         super().__init__(generator, config, device)

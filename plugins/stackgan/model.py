@@ -47,6 +47,8 @@ from zoo.registry.errors import RequestError
 from zoo.registry.options import Options
 from zoo.registry.seeds import stream_seed
 
+EXAMPLE_PROMPT = "a large red circle above a small blue square"
+
 
 def up(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -178,7 +180,7 @@ class StackGANGenerator(OneShotGenerator):
         return (self.config.latent_dim,)
 
     def example_request(self) -> dict[str, Any]:
-        return {"prompt": "a large red circle above a small blue square"}
+        return {"prompt": EXAMPLE_PROMPT}
 
     def component_refs(self) -> dict[str, str]:
         return {"text_encoder": self.config.text_encoder}
@@ -210,8 +212,11 @@ class StackGANGenerator(OneShotGenerator):
         if not isinstance(options, StackGANOptions):
             options = StackGANOptions()
         prompt = conditions.prompt
-        if prompt is None or not prompt.strip():
-            raise RequestError('stackgan draws what a caption says: pass --prompt "a red circle"')
+        if prompt is None:
+            raise RequestError(
+                f"stackgan draws what a caption says: pass --prompt '{EXAMPLE_PROMPT}'"
+            )
+        self.text_encoder().check_prompt(prompt, EXAMPLE_PROMPT)
         e = self.embed([prompt]).expand(len(seeds), -1)
         eps = []
         for s in seeds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from zoo.plugins.nn.gan import dcgan_init, to_signed
 from zoo.plugins.stackgan.config import StackGANConfig
 from zoo.plugins.stackgan.model import StackGANGenerator, kl_loss
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 
 
 class MatchingDiscriminator(nn.Module):
@@ -62,6 +63,10 @@ class StackGANRecipe(Recipe):
 
     generator: StackGANGenerator
     config: StackGANConfig
+
+    @classmethod
+    def needs(cls, config: StackGANConfig) -> DataNeeds:
+        return replace(super().needs(config), captions=True)
 
     def __init__(self, generator: StackGANGenerator, config: StackGANConfig, device: torch.device):
         super().__init__(generator, config, device)

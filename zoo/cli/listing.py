@@ -27,7 +27,7 @@ def _escape(text: str, limit: int = 300) -> str:
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of models.")
 def list_cmd(pattern: str | None, as_json: bool) -> None:
-    """List models: id, family, process, capabilities, source, plugin.
+    """List models: id, family, kind, process, capabilities, source, plugin.
 
     PATTERN filters ids with shell wildcards, e.g. 'zoo list "*-digits"'.
     """
@@ -40,18 +40,21 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no models" + (f" match '{pattern}'" if pattern else ""))
         return
+    # each column shows its --json field; "-" where the field is empty, "?" where unknown
     table = [
         [
             r["id"],
             r["family"] or "?",
-            r["process"] or (r.get("kind") or "?"),
+            r.get("kind") or "?",
+            r["process"] or ("-" if r["family"] else "?"),
             ",".join(r["capabilities"]) or ("-" if r["family"] else "?"),
             r["source"],
             r["plugin"],
         ]
         for r in rows
     ]
-    click.echo(_table(table, ["ID", "FAMILY", "PROCESS", "CAPABILITIES", "SOURCE", "PLUGIN"]))
+    header = ["ID", "FAMILY", "KIND", "PROCESS", "CAPABILITIES", "SOURCE", "PLUGIN"]
+    click.echo(_table(table, header))
     for r in rows:
         if r.get("error"):
             click.echo(f"! {r['id']}: {_escape(r['error'])}", err=True)

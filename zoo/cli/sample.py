@@ -242,6 +242,12 @@ def sample(
     if grid and world()[1] > 1:
         raise RequestError("a grid (.png) cannot be split across workers; give a folder as -o")
     loaded = load(model, device=device, dtype=dtype, download=download)
+    if request.n > 1 and not loaded.generator.seed_varies:
+        click.echo(
+            f"zoo: note: {loaded.id} draws the same image whatever the seed (its output "
+            f"depends only on its input); the {request.n} images will be identical",
+            err=True,
+        )
     if grid:
         loaded.run(request).save(target, force=force)
         click.echo(str(target))
@@ -249,7 +255,8 @@ def sample(
         written = write_folder(loaded, request, target, force=force)
         skipped = len(range(world()[0], request.n, world()[1])) - written
         note = f", {skipped} already there" if skipped else ""
-        click.echo(f"{target}/ ({written} images written{note})")
+        images = "image" if written == 1 else "images"
+        click.echo(f"{target}/ ({written} {images} written{note})")
 
 
 def _resolve_cached(model: str, png: str) -> Any:
