@@ -21,6 +21,7 @@ from zoo.registry.errors import RequestError
         ("dalle", "digits", "it has no 'caption'"),
         ("cgan", "scenes", "its 'label' runs 0..23 where the config has 10 classes"),
         ("dcgan", "scenes", "its 'image' has 3 channels where the config has 1"),
+        ("noisy-classifier", "scenes", "its 'label' runs 0..23 where the config has 10 classes"),
     ],
 )
 def test_a_dataset_that_does_not_fit_is_one_line_before_training(

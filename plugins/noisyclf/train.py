@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from zoo.plugins.nn.diffusion import q_sample
 from zoo.plugins.nn.schedules import warmup_cosine
 from zoo.plugins.noisyclf.config import NoisyClassifierConfig
 from zoo.plugins.noisyclf.model import NoisyClassifier
-from zoo.registry.contracts import Recipe
+from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
 
@@ -33,6 +34,14 @@ class NoisyClassifierRecipe(Recipe):
             self.opt, warmup_cosine(config.warmup, config.steps)
         )
         self.alphas_cumprod = config.schedule.alphas_cumprod().to(device)
+
+    @classmethod
+    def needs(cls, config: NoisyClassifierConfig) -> DataNeeds:
+        return replace(
+            super().needs(config),
+            labels={"label": config.num_classes},
+            config_fields={"image": "channels", "label": "num_classes"},
+        )
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         return {"classifier": self.net}
