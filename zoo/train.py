@@ -393,7 +393,9 @@ def write_model_folder(
         from zoo.bench import measure_sampling
 
         model = load(str(out), device="cpu")
-        rewrite_sampling(out, measure_sampling(model))
+        # a first figure only (2 repeats keep training runs short); `zoo bench --write-card`
+        # replaces it with the full warm-up and repeats
+        rewrite_sampling(out, measure_sampling(model, repeats=2))
         write_samples(model)
     if sampling is None and fam.kind == "autoencoder":
         write_reconstructions(out)
