@@ -50,6 +50,7 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
         ("ddpm", {"sampler": "ddpm", "steps": 10}),
         ("dpm-guided", {"sampler": "dpm++2m", "steps": 8, "guidance": 4.0}),
         ("euler-a", {"sampler": "euler-a", "steps": 8, "label": 7}),
+        ("classifier", {"label": 2, "steps": 8, "guidance": 0.0, "classifier_scale": 4.0}),
     ],
     "dalle-scenes": [
         ("prompt", {"prompt": "a red circle"}),
