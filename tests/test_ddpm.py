@@ -253,3 +253,22 @@ def test_every_sampler_draws_the_asked_digit_from_the_shipped_model(sampler: str
     with torch.no_grad():
         read = classifier.logits(classifier.fit(images)).argmax(1)
     assert float((read == 3).float().mean()) >= 0.9, read.tolist()
+
+
+def test_classifier_guidance_alone_draws_the_asked_digit_from_the_shipped_model() -> None:
+    """The unconditional branch (--guidance 0) draws any digit; steered by the card's
+    noise-aware classifier it draws the asked one, as the digit classifier (another network,
+    trained on clean digits) reads them."""
+    model = zoo.load(SHIPPED, device="cpu")
+    classifier = zoo.load("classifier-digits", device="cpu").network
+
+    def sevens(scale: float) -> float:
+        images = model.sample(
+            n=24, seed=0, label=7, steps=20, guidance=0.0, classifier_scale=scale
+        ).images
+        with torch.no_grad():
+            read = classifier.logits(classifier.fit(images)).argmax(1)
+        return float((read == 7).float().mean())
+
+    assert sevens(0.0) <= 0.4
+    assert sevens(4.0) >= 0.9
