@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from zoo.plugins.nn.scenes import scene_vocabulary
-from zoo.plugins.nn.text import check_vocabulary
-from zoo.registry.contracts import FamilyConfig
+from zoo.plugins.nn.clip_config import ClipTextConfig
 
 
-class ClipConfig(FamilyConfig):
-    """A small CLIP. The field defaults are the scenes model (preset "scenes")."""
+class ClipConfig(ClipTextConfig):
+    """A small CLIP. The field defaults are the scenes model (preset "scenes"); the text
+    tower's fields are ``ClipTextConfig``'s."""
 
     image_size: int = Field(default=32, ge=4, le=256, description="image side the net takes")
     channels: int = Field(default=3, ge=1, le=4, description="image channels (1 grey, 3 RGB)")
@@ -21,21 +20,6 @@ class ClipConfig(FamilyConfig):
         min_length=1,
         max_length=6,
         description="image tower: channels of each stage (a 3x3 conv, then a 2x2 max-pool)",
-    )
-    num_features: int = Field(default=128, ge=2, le=1024, description="shared embedding width")
-    vocabulary: tuple[str, ...] = Field(
-        default_factory=scene_vocabulary,
-        min_length=1,
-        description="the tokenizer's words (lower-case letters); others map to UNK",
-    )
-    max_tokens: int = Field(
-        default=24, ge=2, le=256, description="tokens per text, the leading BOS included"
-    )
-    text_width: int = Field(default=96, ge=4, le=1024, description="text transformer width")
-    text_layers: int = Field(default=2, ge=1, le=12, description="text transformer blocks")
-    text_heads: int = Field(default=4, ge=1, le=16, description="attention heads per block")
-    temperature: float = Field(
-        default=0.07, gt=0.01, le=1, description="initial softmax temperature (learned after)"
     )
     lr: float = Field(default=2e-3, gt=0, le=1, description="AdamW peak learning rate")
     weight_decay: float = Field(default=1e-4, ge=0, le=1, description="AdamW weight decay")
@@ -58,20 +42,11 @@ class ClipConfig(FamilyConfig):
         "default": {},
     }
 
-    @field_validator("vocabulary")
-    @classmethod
-    def _vocabulary(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return check_vocabulary(v)
-
     @model_validator(mode="after")
     def _consistent(self) -> ClipConfig:
         if self.image_size % 2 ** len(self.widths):
             raise ValueError(
                 f"image_size {self.image_size} must be divisible by 2**{len(self.widths)} "
                 "(one 2x2 pool per stage)"
-            )
-        if self.text_width % self.text_heads:
-            raise ValueError(
-                f"text_width {self.text_width} must be divisible by text_heads {self.text_heads}"
             )
         return self

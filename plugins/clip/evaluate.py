@@ -13,7 +13,8 @@ pairs never seen in training) and on "heldout" (object 1 always does), with
 the mean CLIP score of matching and of mismatched pairs.
 
 ``zoo reference-eval`` (zoo/reference.py) loads the network and the data and calls
-``evaluate_reference``; ``same_scene`` comes from plugins/nn/scenes.py.
+``evaluate_reference``; ``retrieval`` is plugins/nn/clip.py's (the noise-aware CLIP
+reports it too), ``same_scene`` plugins/nn/scenes.py's.
 """
 
 from __future__ import annotations
@@ -24,28 +25,9 @@ from typing import Any
 import torch
 
 from zoo.plugins.clip.model import ClipNetwork
-from zoo.plugins.nn.scenes import same_scene
+from zoo.plugins.nn.clip import CANDIDATES, retrieval
 
 BATCH = 500  # images or texts per forward pass
-CANDIDATES = 100
-
-
-def retrieval(
-    image: torch.Tensor, text: torch.Tensor, attributes: torch.Tensor, seed: int = 0
-) -> float:
-    """Top-1 of ``CANDIDATES`` accuracy from unit embeddings (N, D) and attributes (N, K)."""
-    n = len(image)
-    sim = image @ text.T
-    differ = ~same_scene(attributes)
-    gen = torch.Generator().manual_seed(seed)
-    hits = 0
-    for i in range(n):
-        others = differ[i].nonzero().squeeze(1)
-        if len(others) < CANDIDATES - 1:
-            raise ValueError(f"retrieval needs {CANDIDATES} scenes that differ; have {len(others)}")
-        pick = others[torch.randperm(len(others), generator=gen)[: CANDIDATES - 1]]
-        hits += int(sim[i, i] > sim[i, pick].max())
-    return hits / n
 
 
 def evaluate_reference(

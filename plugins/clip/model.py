@@ -5,7 +5,9 @@ Language Supervision" (2021), arXiv:2103.00020. An image tower and a text
 tower each map to a shared space; after L2 normalisation the logits of a batch
 are s * I T^T with a learned scale s = exp(t) (init 1/0.07, capped at 100), and
 the loss is the symmetric cross-entropy of matching images to their captions
-and captions to their images (InfoNCE, van den Oord et al. 2018).
+and captions to their images (InfoNCE, van den Oord et al. 2018). The text
+tower, the scale, the loss and retrieval are ``plugins/nn/clip.py``'s, shared with
+the noise-aware CLIP of CLIP guidance (the noisy-clip family).
 
 The CLIP score (Hessel et al. 2021, arXiv:2104.08718) of an image and a text is
 max(100 cos(I, T), 0); ``score`` computes it with these towers.
@@ -22,19 +24,15 @@ and captions describing the same attributes count as positives in training
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.clip.config import ClipConfig
-from zoo.plugins.nn.text import PAD, WordTokenizer
-from zoo.plugins.nn.transformer import Block
+from zoo.plugins.nn.clip import ClipTexts, TowerPair
+from zoo.plugins.nn.text import WordTokenizer
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
-
-MAX_LOGIT_SCALE = 100.0  # CLIP clips exp(t) here so training stays stable
 
 
 class ImageTower(nn.Module):
@@ -61,42 +59,7 @@ class ImageTower(nn.Module):
         return self.project(self.body(2 * x - 1))
 
 
-class TextTower(nn.Module):
-    """Token ids (B, T), BOS first, 0-padded -> (B, D) unnormalised embeddings."""
-
-    def __init__(self, config: ClipConfig) -> None:
-        super().__init__()
-        width = config.text_width
-        self.token = nn.Embedding(len(WordTokenizer(config.vocabulary)), width)
-        self.position = nn.Parameter(0.02 * torch.randn(config.max_tokens, width))
-        self.blocks = nn.ModuleList(
-            Block(width, config.text_heads) for _ in range(config.text_layers)
-        )
-        self.norm = nn.LayerNorm(width)
-        self.project = nn.Linear(width, config.num_features, bias=False)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        keep = ids != PAD
-        h = self.token(ids) + self.position[: ids.shape[1]]
-        for block in self.blocks:
-            h, _ = block(h, keep=keep)
-        return self.project(self.norm(h[:, 0]))  # BOS has attended to the whole text
-
-
-class ClipModel(nn.Module):
-    """Both towers and the learned log logit scale t (s = exp(t))."""
-
-    def __init__(self, config: ClipConfig) -> None:
-        super().__init__()
-        self.image = ImageTower(config)
-        self.text = TextTower(config)
-        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / config.temperature)))
-
-    def logit_scale(self) -> torch.Tensor:
-        return self.log_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
-
-
-class ClipNetwork(ReferenceNetwork):
+class ClipNetwork(ClipTexts, ReferenceNetwork):
     """A trained CLIP as the metrics see it: image features, text embeddings, CLIP score."""
 
     family = "clip"
@@ -105,31 +68,11 @@ class ClipNetwork(ReferenceNetwork):
 
     def __init__(self, config: ClipConfig) -> None:
         super().__init__(config)
-        self.net = ClipModel(config)
+        self.net = TowerPair(ImageTower(config), config)
         self.tokenizer = WordTokenizer(config.vocabulary)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"clip": self.net}
-
-    def _device(self) -> torch.device:
-        return self.net.log_scale.device
-
-    def tokenize(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> ids (N, T) int64: BOS, then one id per word (UNK if unknown), 0-padded
-        to the longest (``WordTokenizer``: a plural the vocabulary lacks falls back to its
-        singular, "circles" -> circle); texts longer than ``max_tokens`` - 1 words are cut.
-        """
-        if isinstance(texts, str):
-            raise RequestError(
-                "encode_text takes a list of strings, not one string; wrap it: [text]"
-            )
-        return self.tokenizer(texts, self.config.max_tokens).to(self._device())
-
-    def check_prompt(self, text: str, example: str | None = None) -> None:
-        """Refuse a prompt with a word outside the vocabulary, no word, or more words than
-        ``max_tokens`` - 1 (``WordTokenizer.check_prompt``); ``encode_text`` itself reads
-        any text (unknown words as UNK), as the metrics need for a dataset's captions."""
-        self.tokenizer.check_prompt(text, self.config.max_tokens - 1, example)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -144,10 +87,6 @@ class ClipNetwork(ReferenceNetwork):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, S, S) in [0, 1] -> (B, num_features) unit-length image embeddings."""
         return F.normalize(self.net.image(self._prepare(images)), dim=-1)
-
-    def encode_text(self, texts: list[str]) -> torch.Tensor:
-        """N texts -> (N, num_features) unit-length text embeddings (empty text allowed)."""
-        return F.normalize(self.net.text(self.tokenize(texts)), dim=-1)
 
     def score(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """CLIP score of each image with its text: (B,) max(100 cos, 0)."""

@@ -6,33 +6,18 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.clip.model import ClipNetwork
-from zoo.plugins.nn.scenes import same_scene
+from zoo.plugins.nn.clip import adamw, contrastive_loss, positives
 from zoo.plugins.nn.schedules import warmup_cosine
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
 
-def positives(batch: dict[str, Any], n: int, device: torch.device) -> torch.Tensor:
-    """(n, n) target distribution: row i spread over the captions that describe image i.
-
-    With attribute labels, two scenes with the same attributes (a "small red dot
-    on the left" and a "tiny crimson circle at the left") are a match, not a
-    negative: treating them as negatives would teach the towers to tell
-    synonyms apart by noise. Without labels, only the pair itself.
-    """
-    if "attributes" in batch:
-        same = same_scene(batch["attributes"].to(device)).float()
-    else:
-        same = torch.eye(n, device=device)
-    return same / same.sum(1, keepdim=True)
-
-
 class ClipRecipe(Recipe):
-    """L = (CE(s I T^T, P) + CE(s T I^T, P^T)) / 2 with P from ``positives`` (Radford et al. 2021)."""
+    """L = (CE(s I T^T, P) + CE(s T I^T, P^T)) / 2 with P from ``positives`` (Radford et al.
+    2021): captions describing the same attributes count as positives."""
 
     generator: ClipNetwork
     config: ClipConfig
@@ -44,20 +29,7 @@ class ClipRecipe(Recipe):
     def __init__(self, generator: ClipNetwork, config: ClipConfig, device: torch.device):
         super().__init__(generator, config, device)
         self.net = generator.net.to(device)
-        # no weight decay on the scale, norms, biases and embeddings (as in CLIP): shrinking
-        # them changes what the model can say, not how smooth it is
-        groups: dict[bool, list[torch.nn.Parameter]] = {True: [], False: []}
-        for name, p in self.net.named_parameters():
-            embedding = name.endswith(("token.weight", "position"))
-            groups[p.ndim >= 2 and not embedding].append(p)
-        self.opt = torch.optim.AdamW(
-            [
-                {"params": groups[True], "weight_decay": config.weight_decay},
-                {"params": groups[False]},
-            ],
-            lr=config.lr,
-            weight_decay=0.0,
-        )
+        self.opt = adamw(self.net, config.lr, config.weight_decay)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.opt, warmup_cosine(config.warmup, config.steps)
         )
@@ -68,11 +40,9 @@ class ClipRecipe(Recipe):
         x = batch["image"].to(self.device)
         n = len(x)
         self.net.train()
-        image = F.normalize(self.net.image(x), dim=-1)
-        text = F.normalize(self.net.text(self.generator.tokenize(batch["caption"])), dim=-1)
-        logits = self.net.logit_scale() * image @ text.T
-        p = positives(batch, n, self.device)
-        loss = (F.cross_entropy(logits, p) + F.cross_entropy(logits.T, p.T)) / 2
+        image = self.net.image(x)
+        text = self.net.text(self.generator.tokenize(batch["caption"]))
+        loss = contrastive_loss(self.net, image, text, positives(batch, n, self.device))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

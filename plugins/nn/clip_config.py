@@ -1,0 +1,44 @@
+"""Config fields of a CLIP's text tower and shared space (no torch here: configs load
+without it). The clip and noisy-clip families mix them into their configs; the field
+defaults are the scenes models'."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from zoo.plugins.nn.scenes import scene_vocabulary
+from zoo.plugins.nn.text import check_vocabulary
+from zoo.registry.contracts import FamilyConfig
+
+
+class ClipTextConfig(FamilyConfig):
+    """The word vocabulary, the text transformer, the embedding width and the temperature."""
+
+    num_features: int = Field(default=128, ge=2, le=1024, description="shared embedding width")
+    vocabulary: tuple[str, ...] = Field(
+        default_factory=scene_vocabulary,
+        min_length=1,
+        description="the tokenizer's words (lower-case letters); others map to UNK",
+    )
+    max_tokens: int = Field(
+        default=24, ge=2, le=256, description="tokens per text, the leading BOS included"
+    )
+    text_width: int = Field(default=96, ge=4, le=1024, description="text transformer width")
+    text_layers: int = Field(default=2, ge=1, le=12, description="text transformer blocks")
+    text_heads: int = Field(default=4, ge=1, le=16, description="attention heads per block")
+    temperature: float = Field(
+        default=0.07, gt=0.01, le=1, description="initial softmax temperature (learned after)"
+    )
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _vocabulary(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return check_vocabulary(v)
+
+    @model_validator(mode="after")
+    def _heads(self) -> ClipTextConfig:
+        if self.text_width % self.text_heads:
+            raise ValueError(
+                f"text_width {self.text_width} must be divisible by text_heads {self.text_heads}"
+            )
+        return self
