@@ -61,6 +61,13 @@ class FamilySpec(Strict):
     capabilities: tuple[Capability, ...] = Field(
         default=(), description="which conditions a request may carry"
     )
+    component_capabilities: dict[str, tuple[Capability, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "conditions a model of this family also takes when its card names a component "
+            "of that role, e.g. {'clip': ('text',)}: a prompt, read by that component"
+        ),
+    )
     generator: str = Field(
         pattern=IMPORT_PATH,
         description="import path of the Generator subclass (or of the reference network)",

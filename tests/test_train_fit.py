@@ -75,6 +75,7 @@ def test_every_recipe_declares_what_its_tiny_preset_reads() -> None:
         "stylegan": "scenes",
         "vqvae": "scenes",
         "clip": "scenes",
+        "noisy-clip": "scenes",
         "stackgan": "scenes",
         "dalle": "scenes",
     }

@@ -37,6 +37,19 @@ class Resolved:
     revision: str
 
     @property
+    def capabilities(self) -> tuple[str, ...]:
+        """What a request to this model may carry: its family's capabilities and those
+        the components its card names add (``FamilySpec.component_capabilities``)."""
+        f = self.family
+        extra = [
+            cap
+            for role, caps in f.component_capabilities.items()
+            if role in self.card.zoo.components
+            for cap in caps
+        ]
+        return tuple(dict.fromkeys([*f.capabilities, *extra]))
+
+    @property
     def num_classes(self) -> int | None:
         value = self.config.get("num_classes")
         return value if isinstance(value, int) else None
@@ -80,7 +93,7 @@ class Resolved:
         f = self.family
         sampler = self.sampler_spec(request.sampler) if f.process is not None else None
         request.check_against(
-            self.name, f.process, f.capabilities, self.num_classes, f.kind, sampler
+            self.name, f.process, self.capabilities, self.num_classes, f.kind, sampler
         )
         self.options(request)
 
@@ -227,7 +240,7 @@ def list_models(
                     samplers=sorted(
                         name for name, s in reg.samplers.items() if s.process == res.family.process
                     ),
-                    capabilities=list(res.family.capabilities),
+                    capabilities=list(res.capabilities),
                     kind=res.family.kind,
                     options=option_names(res),
                     reconstructs=res.family.can_reconstruct,

@@ -11,14 +11,15 @@ def register_families(register):
             name="ddpm",
             process="diffusion",
             capabilities=("unconditional", "class"),
+            component_capabilities={"clip": ("text",)},
             generator="zoo.plugins.ddpm.model:DDPMGenerator",
             trainer="zoo.plugins.ddpm.train:DDPMRecipe",
             options="zoo.plugins.ddpm.config:DDPMOptions",
             description=(
                 "pixel-space denoising diffusion (Ho et al. 2020) with a U-Net; improved DDPM's "
                 "cosine schedule and learned variance (Nichol & Dhariwal 2021); class labels "
-                "with classifier-free guidance (Ho & Salimans 2022) or a noise-aware classifier's "
-                "gradient (Dhariwal & Nichol 2021)"
+                "with classifier-free guidance (Ho & Salimans 2022) or classifier guidance "
+                "(Dhariwal & Nichol 2021); prompts by CLIP guidance (Nichol et al. 2021)"
             ),
         )
     )

@@ -12,7 +12,7 @@ from zoo.registry.options import Options
 
 
 class DDPMOptions(Options):
-    """Sampling options of a ddpm model: classifier guidance."""
+    """Sampling options of a ddpm model: classifier and CLIP guidance."""
 
     classifier_scale: float = Field(
         default=0.0,
@@ -22,6 +22,16 @@ class DDPMOptions(Options):
             "classifier guidance scale s: steer each step along s * grad log p(label | x_t) "
             "of the card's noise-aware classifier (0: off; combine with --guidance 0 for "
             "the unconditional model)"
+        ),
+    )
+    clip_scale: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description=(
+            "CLIP guidance scale s: steer each step along s * grad of the card's noise-aware "
+            "CLIP's similarity of x_t with --prompt (0: off; needs --prompt; combine with "
+            "--guidance 0 to steer the unconditional model)"
         ),
     )
 

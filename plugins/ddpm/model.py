@@ -24,7 +24,7 @@ import torch
 
 from zoo.plugins.ddpm.config import DDPMConfig, DDPMOptions
 from zoo.plugins.nn.unet import UNet
-from zoo.registry.contracts import Conditions
+from zoo.registry.contracts import Conditions, ReferenceNetwork
 from zoo.registry.diffusion import (
     DiffusionGenerator,
     GradientGuide,
@@ -32,7 +32,7 @@ from zoo.registry.diffusion import (
     NoiseSchedule,
     check_guide_schedule,
 )
-from zoo.registry.errors import RequestError
+from zoo.registry.errors import CardError, RequestError
 from zoo.registry.options import Options
 from zoo.registry.seeds import class_labels
 
@@ -100,35 +100,102 @@ class DDPMGenerator(DiffusionGenerator):
     def encode_conditions(
         self, conditions: Conditions, options: Options, seeds: Sequence[int]
     ) -> dict[str, Any]:
+        """{"label": (B,) int64} for a class-conditional model, and {"clip_text": (B, D)},
+        the CLIP's embedding of the prompt on every row, under CLIP guidance."""
         labels = self.labels(conditions, seeds)
-        return {"label": torch.tensor(labels, dtype=torch.long)} if labels else {}
+        encoded = {"label": torch.tensor(labels, dtype=torch.long)} if labels else {}
+        text = self._prompt_embedding(conditions, options)
+        if text is not None:
+            encoded["clip_text"] = text.repeat(len(seeds), 1)
+        return encoded
+
+    def _prompt_embedding(self, conditions: Conditions, options: Options) -> torch.Tensor | None:
+        """(1, D) text embedding of the prompt by the card's noise-aware CLIP, or None
+        without a prompt and a CLIP scale; a prompt without a scale or the reverse is refused
+        (the prompt would be ignored), and so are words the CLIP never read."""
+        if conditions.negative_prompt is not None:
+            raise RequestError("ddpm takes no negative prompt; drop --negative-prompt")
+        scale = options.clip_scale if isinstance(options, DDPMOptions) else 0.0
+        if conditions.prompt is None and not scale:
+            return None
+        clip = self._guide("clip", "CLIP", "noisy-clip")
+        if conditions.prompt is None:
+            raise RequestError("--clip-scale steers toward a prompt; give one with --prompt")
+        if not scale:
+            raise RequestError(
+                "this model follows a prompt through CLIP guidance only; give its scale "
+                "with --clip-scale (e.g. --clip-scale 3 --guidance 0)"
+            )
+        text = None
+        if isinstance(clip, ReferenceNetwork):
+            clip.check_prompt(conditions.prompt)
+            text = clip.encode_text([conditions.prompt])
+        if text is None:
+            raise RequestError(
+                f"the 'clip' component is a {type(clip).__name__}, which reads no text "
+                "(train one with `zoo train noisy-clip`)"
+            )
+        return text.float().cpu()
 
     def null_conditions(self, encoded: dict[str, Any]) -> dict[str, Any] | None:
         if not self.config.num_classes or self.config.label_dropout == 0:
             return None
-        return {"label": torch.full_like(encoded["label"], self.config.num_classes)}
+        return {**encoded, "label": torch.full_like(encoded["label"], self.config.num_classes)}
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, encoded: dict[str, Any]) -> torch.Tensor:
         return self.net(x_t, t, encoded.get("label"))
 
     def gradient_guides(self, encoded: dict[str, Any], options: Options) -> list[GradientGuide]:
-        """Classifier guidance toward each image's label when --classifier-scale is set."""
-        scale = options.classifier_scale if isinstance(options, DDPMOptions) else 0.0
-        if not scale:
+        """Classifier guidance toward each image's label when --classifier-scale is set;
+        CLIP guidance toward the prompt's embedding when --clip-scale is."""
+        if not isinstance(options, DDPMOptions):
             return []
-        if "label" not in encoded:
-            raise RequestError("classifier guidance needs a class-conditional model's labels")
-        if "classifier" not in self.components:
-            raise RequestError(
-                "--classifier-scale needs a noise-aware classifier: this model's card names "
-                "no 'classifier' component (zoo.components.classifier)"
+        guides = []
+        if options.classifier_scale:
+            if "label" not in encoded:
+                raise RequestError("classifier guidance needs a class-conditional model's labels")
+            clf = self._guide("classifier", "classifier", "noisy-classifier")
+            labels = encoded["label"]
+            guides.append(
+                GradientGuide(
+                    "classifier",
+                    options.classifier_scale,
+                    lambda x_t, t: clf.guide_score(x_t, t, labels),
+                )
             )
-        clf = self.components["classifier"]
-        if not isinstance(clf, NoiseAwareNetwork):
-            raise RequestError(
-                f"the 'classifier' component is a {type(clf).__name__}, not a noise-aware "
-                "network (train one with `zoo train noisy-classifier`)"
+        if options.clip_scale:
+            if "clip_text" not in encoded:
+                raise RequestError("--clip-scale steers toward a prompt; give one with --prompt")
+            clip = self._guide("clip", "CLIP", "noisy-clip")
+            text = encoded["clip_text"]
+            guides.append(
+                GradientGuide(
+                    "clip", options.clip_scale, lambda x_t, t: clip.guide_score(x_t, t, text)
+                )
             )
-        check_guide_schedule(self.config.schedule, clf.noise_schedule(), "classifier")
-        labels = encoded["label"]
-        return [GradientGuide("classifier", scale, lambda x_t, t: clf.guide_score(x_t, t, labels))]
+        return guides
+
+    def _guide(self, role: str, what: str, family: str) -> NoiseAwareNetwork:
+        """The card's ``role`` component, checked to be a noise-aware network trained on this
+        model's forward process and images."""
+        if role not in self.components:
+            raise RequestError(
+                f"--{role}-scale needs a noise-aware {what}: this model's card names "
+                f"no '{role}' component (zoo.components.{role})"
+            )
+        net = self.components[role]
+        if not isinstance(net, NoiseAwareNetwork):
+            raise RequestError(
+                f"the '{role}' component is a {type(net).__name__}, not a noise-aware "
+                f"network (train one with `zoo train {family}`)"
+            )
+        check_guide_schedule(self.config.schedule, net.noise_schedule(), role)
+        c = self.config
+        shape = net.input_shape() if isinstance(net, ReferenceNetwork) else None
+        if shape is not None and shape != (c.channels, c.image_size):
+            raise CardError(
+                f"the '{role}' component reads {shape[0]}-channel {shape[1]}x{shape[1]} images; "
+                f"this model draws {c.channels}-channel {c.image_size}x{c.image_size} ones; "
+                f"point the card's zoo.components.{role} at one trained on them"
+            )
+        return net

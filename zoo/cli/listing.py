@@ -76,7 +76,7 @@ def info(model: str, as_json: bool) -> None:
         data["revision"] = res.revision
         data["process"] = res.family.process
         data["sampler"] = res.default_sampler()
-        data["capabilities"] = list(res.family.capabilities)
+        data["capabilities"] = list(res.capabilities)
         data["kind"] = res.family.kind
         data["options"] = option_names(res)
         data["reconstructs"] = res.family.can_reconstruct
