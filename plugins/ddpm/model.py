@@ -11,6 +11,12 @@ class-conditional model also learned the null class (labels dropped with probabi
 ``label_dropout``), which is the unconditional branch of classifier-free guidance:
 eps = eps(x_t, null) + s (eps(x_t, y) - eps(x_t, null)).
 
+Gradient guides come from the card's components: a noise-aware ``classifier`` steers
+toward each image's label (``--classifier-scale``, Dhariwal & Nichol 2021), a noise-aware
+``clip`` toward a prompt (``--prompt`` with ``--clip-scale``; Nichol et al. 2021, GLIDE).
+A card naming a ``clip`` is what lets a ddpm model take a prompt at all (the family's
+``component_capabilities``); the U-Net itself never reads text.
+
 Where it differs: the U-Nets are small (tens of thousands to a million parameters) and
 trained for minutes on a CPU; the images are 16x16 digits or 32x32 scenes.
 """
@@ -35,6 +41,9 @@ from zoo.registry.diffusion import (
 from zoo.registry.errors import CardError, RequestError
 from zoo.registry.options import Options
 from zoo.registry.seeds import class_labels
+
+# a guide's role in the card's zoo.components -> (what it is, the family that trains one)
+GUIDES = {"classifier": ("classifier", "noisy-classifier"), "clip": ("CLIP", "noisy-clip")}
 
 
 def build_unet(config: DDPMConfig) -> UNet:
@@ -118,7 +127,7 @@ class DDPMGenerator(DiffusionGenerator):
         scale = options.clip_scale if isinstance(options, DDPMOptions) else 0.0
         if conditions.prompt is None and not scale:
             return None
-        clip = self._guide("clip", "CLIP", "noisy-clip")
+        clip = self._guide("clip")
         if conditions.prompt is None:
             raise RequestError("--clip-scale steers toward a prompt; give one with --prompt")
         if not scale:
@@ -154,30 +163,22 @@ class DDPMGenerator(DiffusionGenerator):
         if options.classifier_scale:
             if "label" not in encoded:
                 raise RequestError("classifier guidance needs a class-conditional model's labels")
-            clf = self._guide("classifier", "classifier", "noisy-classifier")
-            labels = encoded["label"]
-            guides.append(
-                GradientGuide(
-                    "classifier",
-                    options.classifier_scale,
-                    lambda x_t, t: clf.guide_score(x_t, t, labels),
-                )
-            )
+            guides.append(self._steer("classifier", options.classifier_scale, encoded["label"]))
         if options.clip_scale:
             if "clip_text" not in encoded:
                 raise RequestError("--clip-scale steers toward a prompt; give one with --prompt")
-            clip = self._guide("clip", "CLIP", "noisy-clip")
-            text = encoded["clip_text"]
-            guides.append(
-                GradientGuide(
-                    "clip", options.clip_scale, lambda x_t, t: clip.guide_score(x_t, t, text)
-                )
-            )
+            guides.append(self._steer("clip", options.clip_scale, encoded["clip_text"]))
         return guides
 
-    def _guide(self, role: str, what: str, family: str) -> NoiseAwareNetwork:
-        """The card's ``role`` component, checked to be a noise-aware network trained on this
-        model's forward process and images."""
+    def _steer(self, role: str, scale: float, target: torch.Tensor) -> GradientGuide:
+        """The guide climbing the ``role`` component's score toward ``target``."""
+        net = self._guide(role)
+        return GradientGuide(role, scale, lambda x_t, t: net.guide_score(x_t, t, target))
+
+    def _guide(self, role: str) -> NoiseAwareNetwork:
+        """The card's ``role`` component (a key of ``GUIDES``), checked to be a noise-aware
+        network trained on this model's forward process and images."""
+        what, family = GUIDES[role]
         if role not in self.components:
             raise RequestError(
                 f"--{role}-scale needs a noise-aware {what}: this model's card names "

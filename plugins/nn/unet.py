@@ -14,10 +14,14 @@ dropout probability.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from zoo.plugins.nn.unet_config import UNetShapeConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -266,3 +270,17 @@ class NoisyClassifierNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Class logits (B, num_classes)."""
         return self.head(self.features(x, t))
+
+
+def noisy_encoder(config: UNetShapeConfig, out_features: int) -> NoisyClassifierNet:
+    """The encoder half of ``config``'s U-Net with a linear head to ``out_features``: the
+    noise-aware classifier's logits, or a noise-aware CLIP's image embedding."""
+    return NoisyClassifierNet(
+        in_channels=config.channels,
+        num_classes=out_features,
+        base=config.base_channels,
+        mults=config.channel_mults,
+        num_res_blocks=config.num_res_blocks,
+        attention=config.attention_resolutions,
+        image_size=config.image_size,
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from zoo.plugins.nn.unet import NoisyClassifierNet
+from zoo.plugins.nn.unet import noisy_encoder
 from zoo.plugins.noisyclf.config import NoisyClassifierConfig
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.diffusion import NoiseAwareNetwork, NoiseSchedule
@@ -32,15 +32,7 @@ class NoisyClassifier(ReferenceNetwork, NoiseAwareNetwork):
 
     def __init__(self, config: NoisyClassifierConfig) -> None:
         super().__init__(config)
-        self.net = NoisyClassifierNet(
-            in_channels=config.channels,
-            num_classes=config.num_classes,
-            base=config.base_channels,
-            mults=config.channel_mults,
-            num_res_blocks=config.num_res_blocks,
-            attention=config.attention_resolutions,
-            image_size=config.image_size,
-        )
+        self.net = noisy_encoder(config, config.num_classes)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"classifier": self.net}

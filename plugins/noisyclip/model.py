@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from zoo.plugins.nn.clip import ClipTexts, TowerPair
 from zoo.plugins.nn.text import WordTokenizer
-from zoo.plugins.nn.unet import NoisyClassifierNet
+from zoo.plugins.nn.unet import noisy_encoder
 from zoo.plugins.noisyclip.config import NoisyClipConfig
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.diffusion import NoiseAwareNetwork, NoiseSchedule
@@ -42,16 +42,8 @@ class NoisyClipNetwork(ClipTexts, ReferenceNetwork, NoiseAwareNetwork):
 
     def __init__(self, config: NoisyClipConfig) -> None:
         super().__init__(config)
-        image = NoisyClassifierNet(
-            in_channels=config.channels,
-            num_classes=config.num_features,  # its linear head is the projection
-            base=config.base_channels,
-            mults=config.channel_mults,
-            num_res_blocks=config.num_res_blocks,
-            attention=config.attention_resolutions,
-            image_size=config.image_size,
-        )
-        self.net = TowerPair(image, config)
+        # the encoder's linear head is the projection into the shared space
+        self.net = TowerPair(noisy_encoder(config, config.num_features), config)
         self.tokenizer = WordTokenizer(config.vocabulary)
 
     def networks(self) -> dict[str, torch.nn.Module]:
