@@ -239,3 +239,14 @@ def test_the_cli_refuses_a_prompt_to_a_ddpm_without_a_clip(folders, tmp_path) ->
     assert res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr
     assert "does not take a prompt" in res.stderr and "drop --prompt" in res.stderr
     assert not out.exists()
+
+
+def test_the_scenes_preset_guides_the_ddpm_scenes_preset() -> None:
+    """noisy-clip-scenes reads what a ddpm of the "scenes" preset draws, at its schedule."""
+    from zoo.plugins.ddpm.config import DDPMConfig
+    from zoo.registry.diffusion import check_guide_schedule
+
+    clip, ddpm = NoisyClipConfig.preset("scenes"), DDPMConfig.preset("scenes")
+    check_guide_schedule(ddpm.schedule, clip.schedule, "clip")
+    assert clip.schedule == ddpm.schedule
+    assert (clip.channels, clip.image_size) == (ddpm.channels, ddpm.image_size) == (3, 32)
