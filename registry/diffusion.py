@@ -189,8 +189,12 @@ class DiffusionGenerator(Generator):
         """(C, H, W) of x_t: the image shape in pixel space, the latent's for latent models."""
         return self.shape_for(conditions)
 
-    def default_guidance(self) -> float | None:
-        """The guidance scale used when the request gives none; None: no guidance."""
+    def default_guidance(self, conditions: Conditions | None = None) -> float | None:
+        """The guidance scale used when the request gives none; None: no guidance.
+
+        ``conditions`` are the request's, when known: a model may choose another default
+        for some of them (e.g. 0, the unconditional branch, when a prompt steers it
+        through CLIP guidance instead of a label)."""
         return None
 
     def encode_conditions(

@@ -250,3 +250,19 @@ def test_the_scenes_preset_guides_the_ddpm_scenes_preset() -> None:
     check_guide_schedule(ddpm.schedule, clip.schedule, "clip")
     assert clip.schedule == ddpm.schedule
     assert (clip.channels, clip.image_size) == (ddpm.channels, ddpm.image_size) == (3, 32)
+
+
+def test_a_prompt_without_a_label_defaults_to_the_unconditional_branch() -> None:
+    """With a prompt and no label, the default guidance is 0: classifier-free guidance
+    toward a label drawn from the seed would pull against the prompt. A label, or an
+    explicit --guidance, keeps the config's scale or the one given."""
+    gen = guided_ddpm()
+    assert gen.default_guidance(Conditions(prompt=PROMPT)) == 0.0
+    assert gen.default_guidance(Conditions(prompt=PROMPT, label=2)) == gen.config.guidance
+    assert gen.default_guidance(Conditions()) == gen.config.guidance
+    base = dict(seeds=(0, 1), conditions=Conditions(prompt=PROMPT), steps=3, batch_size=2)
+    implicit = DDIMSampler().sample(gen, Draw(options=DDPMOptions(clip_scale=3.0), **base))
+    explicit = DDIMSampler().sample(
+        gen, Draw(options=DDPMOptions(clip_scale=3.0), guidance=0.0, **base)
+    )
+    torch.testing.assert_close(implicit, explicit, atol=0, rtol=0)

@@ -85,12 +85,14 @@ class DDPMGenerator(DiffusionGenerator):
     def default_steps(self) -> int:
         return self.config.sampling_steps
 
-    def default_guidance(self) -> float | None:
-        return (
-            self.config.guidance
-            if self.config.num_classes and self.config.label_dropout > 0
-            else None
-        )
+    def default_guidance(self, conditions: Conditions | None = None) -> float | None:
+        """The config's scale; 0 (the unconditional branch) when a prompt without a label
+        is followed by CLIP guidance, so that no label drawn from the seed pulls against it."""
+        if not self.config.num_classes or self.config.label_dropout == 0:
+            return None
+        if conditions is not None and conditions.prompt is not None and conditions.label is None:
+            return 0.0
+        return self.config.guidance
 
     def labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int]:
         """The label of every image: the request's, else seed % num_classes (as the GANs)."""
@@ -133,7 +135,7 @@ class DDPMGenerator(DiffusionGenerator):
         if not scale:
             raise RequestError(
                 "this model follows a prompt through CLIP guidance only; give its scale "
-                "with --clip-scale (e.g. --clip-scale 3 --guidance 0)"
+                "with --clip-scale (e.g. --clip-scale 3)"
             )
         text = None
         if isinstance(clip, ReferenceNetwork):

@@ -200,7 +200,11 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
             raise RequestError(f"the {self.name} sampler cannot drive a {generator.process} model")
         schedule = generator.schedule()
         steps = draw.steps or generator.default_steps()
-        scale = draw.guidance if draw.guidance is not None else generator.default_guidance()
+        scale = (
+            draw.guidance
+            if draw.guidance is not None
+            else generator.default_guidance(draw.conditions)
+        )
         shape = generator.sample_shape(draw.conditions)
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         out = []
