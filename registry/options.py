@@ -18,7 +18,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +29,10 @@ class Options(BaseModel):
     """Base of every options model: frozen, unknown keys are errors, NaN/Inf refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    always_recorded: ClassVar[tuple[str, ...]] = ()
+    """Fields a PNG records even at their default (options whose default may change, so
+    that ``--from`` replays what was drawn); other options are recorded only when given."""
 
 
 class NoOptions(Options):

@@ -221,7 +221,8 @@ class Model:
         options = {
             k: v
             for opts in r.options(request).values()
-            for k, v in opts.model_dump(mode="json", exclude_unset=True).items()
+            for k, v in opts.model_dump(mode="json").items()
+            if k in opts.model_fields_set or k in opts.always_recorded
         }
         asked["options"] = options
         for key in ("options", "control"):  # recorded only when given

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.plugins.samplers.options import DiffusionOptions
 from zoo.registry.contracts import Draw, Sampler
 from zoo.registry.diffusion import DiffusionGenerator, GradientGuide, NoiseSchedule, Spacing
 from zoo.registry.errors import RequestError
@@ -111,8 +112,10 @@ class GuidedDenoiser:
         dtype: torch.dtype,
         guides: Sequence[GradientGuide] = (),
         schedule: NoiseSchedule | None = None,
+        autocast: torch.dtype | None = None,
     ) -> None:
         self.generator = generator
+        self.autocast = autocast
         self.encoded = encoded
         self.null = null
         self.scale = scale
@@ -138,6 +141,12 @@ class GuidedDenoiser:
         return out
 
     def _forward(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
+        if self.autocast is None:
+            return self._branches(x_t, t)
+        with torch.autocast(x_t.device.type, dtype=self.autocast):
+            return self._branches(x_t, t)
+
+    def _branches(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
         b = x_t.shape[0]
         x = x_t.to(self.dtype)
         if self.both is None:
@@ -207,6 +216,7 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
         )
         shape = generator.sample_shape(draw.conditions)
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
+        autocast = self.autocast_dtype(draw, dtype)
         out = []
         for chunk in draw.batches():
             encoded = _to(generator.encode_conditions(draw.conditions, draw.options, chunk), draw)
@@ -217,12 +227,23 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
                 )
             guides = generator.gradient_guides(encoded, draw.options)
             model = GuidedDenoiser(
-                generator, encoded, null, scale, shape[0], dtype, guides, schedule
+                generator, encoded, null, scale, shape[0], dtype, guides, schedule, autocast
             )
             rngs = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
             x_0 = self.loop(model, schedule, steps, shape, rngs, draw)
             out.append(generator.decode(x_0.to(dtype)).float().cpu())
         return torch.cat(out).clamp(0, 1)
+
+    def autocast_dtype(self, draw: Draw, weights: torch.dtype) -> torch.dtype | None:
+        """The dtype the denoiser's passes autocast to: bfloat16 when the sampler's options
+        ask for it (their default) and the weights are float32; else None. The guides and
+        the decoder keep float32."""
+        opts = self.own_options(draw)
+        if not isinstance(opts, DiffusionOptions) or opts.autocast == "none":
+            return None
+        if weights != torch.float32:
+            return None
+        return torch.bfloat16
 
     def own_options(self, draw: Draw) -> Any:
         """The draw's sampler options as this sampler's ``options_class`` (its defaults when

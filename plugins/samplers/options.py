@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from zoo.registry.diffusion import Spacing, Variance
@@ -28,7 +30,22 @@ class AutoregressiveOptions(Options):
     )
 
 
-class DPMOptions(Options):
+class DiffusionOptions(Options):
+    """What every built-in diffusion sampler takes: the precision of the denoiser's passes."""
+
+    always_recorded = ("autocast",)
+
+    autocast: Literal["bfloat16", "none"] = Field(
+        default="bfloat16",
+        description=(
+            "compute precision of the denoiser's forward passes when its weights are float32: "
+            "bfloat16 autocast (the default: about 2x faster on a CPU, FID within seed noise "
+            "of float32 on ddpm-digits) or none (float32 throughout)"
+        ),
+    )
+
+
+class DPMOptions(DiffusionOptions):
     """DPM-Solver++ 2M: where the steps fall (timestep spacing, or Karras et al.'s sigmas)."""
 
     karras: bool = Field(
@@ -45,7 +62,7 @@ class DPMOptions(Options):
     )
 
 
-class EulerOptions(Options):
+class EulerOptions(DiffusionOptions):
     """Euler and ancestral Euler (Karras et al. 2022): how the steps pick training timesteps."""
 
     timestep_spacing: Spacing | None = Field(
@@ -55,7 +72,7 @@ class EulerOptions(Options):
     )
 
 
-class DDPMOptions(Options):
+class DDPMOptions(DiffusionOptions):
     """Ancestral sampling: the reverse-process variance and the timesteps it visits."""
 
     variance_type: Variance | None = Field(
@@ -74,7 +91,7 @@ class DDPMOptions(Options):
     )
 
 
-class DDIMOptions(Options):
+class DDIMOptions(DiffusionOptions):
     """DDIM: how stochastic each step is, and the timesteps it visits."""
 
     eta: float = Field(

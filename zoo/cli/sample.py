@@ -219,6 +219,8 @@ def sample(
     # a PNG is someone else's file: it may not make this machine download a model
     download = from_png is None or allow_pull
     res = resolve(model) if download else _resolve_cached(model, str(from_png))
+    if from_png is not None:
+        request = _from_before_autocast(res, request)
     res.check(request)
     paths = [("image", request.image), ("mask", request.mask)]
     paths += [("control image", c.image) for c in request.control]
@@ -274,6 +276,16 @@ def _resolve_cached(model: str, png: str) -> Any:
             f"{png} names the Hub repository {repo}, which is not in the cache;"
             " pass --allow-pull to download it"
         ) from None
+
+
+def _from_before_autocast(res: Any, request: Any) -> Any:
+    """A PNG drawn before the diffusion samplers took ``autocast`` (default bfloat16) was
+    drawn in float32: replay it so, as its parameters name no autocast."""
+    spec = res.sampler_spec(request.sampler)
+    sampler_options = res.option_classes(spec)["sampler"]
+    if "autocast" in sampler_options.model_fields and "autocast" not in request.options:
+        return request.model_copy(update={"options": {**request.options, "autocast": "none"}})
+    return request
 
 
 def _replayed_dtype(meta: dict[str, Any], given: str | None, png: str) -> str | None:
