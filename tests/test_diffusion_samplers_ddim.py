@@ -353,3 +353,16 @@ def test_both_samplers_are_registered_with_their_options() -> None:
         assert spec.process == "diffusion" and set(spec.takes) == {"steps", "guidance"}
         assert load_object(spec.sampler) is cls and cls.name == name
         assert load_object(spec.options) is check_options_class(cls.options_class)
+
+
+@pytest.mark.parametrize("sampler", [DDPMSampler(), DDIMSampler()], ids=["ddpm", "ddim"])
+def test_clip_sample_option_overrides_the_schedule(sampler: DiffusionSampler) -> None:
+    """--clip-sample / --no-clip-sample draw as a schedule with clip_sample set so would."""
+    options = DDPMOptions if isinstance(sampler, DDPMSampler) else DDIMOptions
+    unclipped, clipped = toy(clip_sample=False), toy(clip_sample=True)
+    asked = run_zoo(sampler, unclipped, 10, options(clip_sample=True))[0]
+    by_schedule = run_zoo(sampler, clipped, 10, options())[0]
+    plain = run_zoo(sampler, unclipped, 10, options())[0]
+    assert torch.equal(asked, by_schedule)
+    assert not torch.equal(asked, plain)  # the toy's x_0 leaves [-1, 1], so clamping shows
+    assert torch.equal(run_zoo(sampler, clipped, 10, options(clip_sample=False))[0], plain)

@@ -49,6 +49,7 @@ class DDIMSampler(DiffusionSampler):
         draw: Draw,
     ) -> torch.Tensor:
         opts: DDIMOptions = self.own_options(draw)
+        clip = schedule.clip_sample if opts.clip_sample is None else opts.clip_sample
         eta = opts.eta
         timesteps = train_timesteps(schedule, steps, opts.timestep_spacing)
         alpha_bar = schedule.alphas_cumprod()
@@ -63,7 +64,7 @@ class DDIMSampler(DiffusionSampler):
             # 2. the network's prediction as x0^ and eps^ (eq. 12's "predicted x_0")
             output, _ = split_output(model(x, t), shape[0])
             x0, eps = x0_and_eps(output, x, a_t, schedule.prediction_type)
-            if schedule.clip_sample:
+            if clip:
                 x0 = x0.clamp(-schedule.clip_sample_range, schedule.clip_sample_range)
 
             # 3. sigma_t(eta) of eq. 16

@@ -57,6 +57,7 @@ class DDPMSampler(DiffusionSampler):
         draw: Draw,
     ) -> torch.Tensor:
         opts: DDPMOptions = self.own_options(draw)
+        clip = schedule.clip_sample if opts.clip_sample is None else opts.clip_sample
         variance_type = opts.variance_type or schedule.variance_type
         timesteps = train_timesteps(schedule, steps, opts.timestep_spacing)
         alpha_bar = schedule.alphas_cumprod()
@@ -81,7 +82,7 @@ class DDPMSampler(DiffusionSampler):
                     "use --variance-type fixed_small or fixed_large"
                 )
             x0, _ = x0_and_eps(output, x, a_t, schedule.prediction_type)
-            if schedule.clip_sample:
+            if clip:
                 x0 = x0.clamp(-schedule.clip_sample_range, schedule.clip_sample_range)
 
             # 4. the posterior mean mu(x_t, x0^) of q(x_{t'} | x_t, x_0)

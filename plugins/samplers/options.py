@@ -89,6 +89,14 @@ class DDPMOptions(DiffusionOptions):
             "(default: the model's schedule)"
         ),
     )
+    clip_sample: bool | None = Field(
+        default=None,
+        description=(
+            "clamp each step's predicted x_0 to the schedule's range (default: the model's "
+            "schedule); steadies ancestral steps near t = T-1 of a cosine schedule, where "
+            "x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) divides by almost 0"
+        ),
+    )
 
 
 class DDIMOptions(DiffusionOptions):
@@ -105,5 +113,13 @@ class DDIMOptions(DiffusionOptions):
         description=(
             "training timesteps visited: leading, trailing or linspace "
             "(default: the model's schedule)"
+        ),
+    )
+    clip_sample: bool | None = Field(
+        default=None,
+        description=(
+            "clamp each step's predicted x_0 to the schedule's range (default: the model's "
+            "schedule); steadies ancestral steps near t = T-1 of a cosine schedule, where "
+            "x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) divides by almost 0"
         ),
     )
