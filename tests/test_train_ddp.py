@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,7 @@ ARGS = ["--preset", "tiny", "--batch-size", "16", "--checkpoint-every", "20", "-
 SETS = {"timestep_sampling": "importance"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Train the tiny models on one thread (threads only contend at this size)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def torchrun(*args: str) -> subprocess.CompletedProcess[str]:

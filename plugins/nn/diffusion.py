@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -25,6 +26,22 @@ def q_sample(
     """x_t for x_0 (B, C, H, W), integer t (B,) and noise eps."""
     a = alphas_cumprod.to(x_0.device)[t].view(-1, 1, 1, 1)
     return a.sqrt() * x_0 + (1 - a).sqrt() * eps
+
+
+NOISE_FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # t / T at which noise-aware networks are scored
+
+
+def noised(
+    images: torch.Tensor, t: int, alphas_cumprod: torch.Tensor, seed: int = 0, batch: int = 500
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """(rows, x_t, t) for batches of ``images`` (N, C, S, S) in [0, 1] noised to timestep
+    ``t``, the noise drawn from ``seed`` (the same noise for every t)."""
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(0, len(images), batch):
+        x_0 = images[i : i + batch] * 2 - 1
+        eps = torch.randn(x_0.shape, generator=gen)
+        tt = torch.full((len(x_0),), t, dtype=torch.long)
+        yield slice(i, i + batch), q_sample(x_0, tt, eps, alphas_cumprod), tt
 
 
 def target_for(

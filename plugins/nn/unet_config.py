@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from zoo.registry.contracts import FamilyConfig
+from zoo.registry.diffusion import NoiseSchedule
 
 
 class UNetShapeConfig(FamilyConfig):
@@ -35,3 +36,12 @@ class UNetShapeConfig(FamilyConfig):
                 f"{len(self.channel_mults)} levels halve a {self.image_size}-pixel image too often"
             )
         return self
+
+
+class NoiseAwareConfig(UNetShapeConfig):
+    """A network that reads noisy samples x_t (a guide): its encoder and its schedule."""
+
+    schedule: NoiseSchedule = Field(
+        default_factory=lambda: NoiseSchedule(beta_schedule="cosine"),
+        description="the forward process whose x_t it reads (the guided model's)",
+    )

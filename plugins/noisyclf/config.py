@@ -6,18 +6,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from zoo.plugins.nn.unet_config import UNetShapeConfig
-from zoo.registry.diffusion import NoiseSchedule
+from zoo.plugins.nn.unet_config import NoiseAwareConfig
 
 
-class NoisyClassifierConfig(UNetShapeConfig):
+class NoisyClassifierConfig(NoiseAwareConfig):
     """The field defaults are the classifier of ddpm-digits (16x16 digits, cosine T = 1000)."""
 
     num_classes: int = Field(default=10, ge=2, le=10_000, description="class labels")
-    schedule: NoiseSchedule = Field(
-        default_factory=lambda: NoiseSchedule(beta_schedule="cosine"),
-        description="the forward process whose x_t it classifies (the guided model's)",
-    )
     lr: float = Field(default=1e-3, gt=0, le=1, description="AdamW peak learning rate")
     weight_decay: float = Field(default=0.05, ge=0, le=1, description="AdamW weight decay")
     warmup: int = Field(default=100, ge=0, description="linear warm-up, then cosine decay")

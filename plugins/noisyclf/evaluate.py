@@ -7,11 +7,8 @@ from typing import Any
 
 import torch
 
-from zoo.plugins.nn.diffusion import q_sample
+from zoo.plugins.nn.diffusion import NOISE_FRACTIONS, noised
 from zoo.plugins.noisyclf.model import NoisyClassifier
-
-BATCH = 500
-FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # t as a fraction of T
 
 
 def accuracy_at(
@@ -19,16 +16,11 @@ def accuracy_at(
 ) -> float:
     """Top-1 accuracy on x_t of ``images`` (noise from ``seed``, the same for every t)."""
     ac = net.config.schedule.alphas_cumprod()
-    gen = torch.Generator().manual_seed(seed)
     right = 0
     with torch.no_grad():
-        for i in range(0, len(images), BATCH):
-            x_0 = images[i : i + BATCH] * 2 - 1
-            eps = torch.randn(x_0.shape, generator=gen)
-            tt = torch.full((len(x_0),), t, dtype=torch.long)
-            x_t = q_sample(x_0, tt, eps, ac)
+        for rows, x_t, tt in noised(images, t, ac, seed):
             pred = net.log_probs(x_t, tt).argmax(1)
-            right += int((pred == labels[i : i + BATCH]).sum())
+            right += int((pred == labels[rows]).sum())
     return right / max(len(images), 1)
 
 
@@ -46,7 +38,7 @@ def evaluate_reference(
     T = net.config.schedule.num_train_timesteps
     metrics = []
     by_t = {}
-    for f in FRACTIONS:
+    for f in NOISE_FRACTIONS:
         t = int(f * T)
         acc = accuracy_at(net, images, labels, t)
         by_t[t] = round(acc, 4)

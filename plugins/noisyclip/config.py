@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from zoo.plugins.nn.clip_config import ClipTextConfig
-from zoo.plugins.nn.unet_config import UNetShapeConfig
-from zoo.registry.diffusion import NoiseSchedule
+from zoo.plugins.nn.unet_config import NoiseAwareConfig
 
 SCENES: dict[str, Any] = {
     "image_size": 32,
@@ -21,15 +20,11 @@ SCENES: dict[str, Any] = {
 }
 
 
-class NoisyClipConfig(UNetShapeConfig, ClipTextConfig):
-    """The image tower is the U-Net's encoder half (``UNetShapeConfig``), the text tower
-    and the shared space are ``ClipTextConfig``'s. Preset "scenes" (= "default") is the
+class NoisyClipConfig(NoiseAwareConfig, ClipTextConfig):
+    """The image tower is the U-Net's encoder half reading x_t (``NoiseAwareConfig``), the
+    text tower and the shared space are ``ClipTextConfig``'s. Preset "scenes" (= "default") is the
     guide of a ddpm model of the scenes' "scenes" preset."""
 
-    schedule: NoiseSchedule = Field(
-        default_factory=lambda: NoiseSchedule(beta_schedule="cosine"),
-        description="the forward process whose x_t it reads (the guided model's)",
-    )
     lr: float = Field(default=1e-3, gt=0, le=1, description="AdamW peak learning rate")
     weight_decay: float = Field(default=1e-4, ge=0, le=1, description="AdamW weight decay")
     warmup: int = Field(default=100, ge=0, description="linear warm-up, then cosine decay")

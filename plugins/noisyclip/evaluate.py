@@ -13,11 +13,10 @@ from typing import Any
 import torch
 
 from zoo.plugins.nn.clip import CANDIDATES, retrieval
-from zoo.plugins.nn.diffusion import q_sample
+from zoo.plugins.nn.diffusion import NOISE_FRACTIONS, noised
 from zoo.plugins.noisyclip.model import NoisyClipNetwork
 
 BATCH = 500
-FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # t as a fraction of T
 
 
 def embeddings_at(
@@ -25,14 +24,10 @@ def embeddings_at(
 ) -> torch.Tensor:
     """(N, D) unit image embeddings of x_t of ``images`` (N, C, S, S) in [0, 1]."""
     ac = net.config.schedule.alphas_cumprod()
-    gen = torch.Generator().manual_seed(seed)
     out = []
     with torch.no_grad():
-        for i in range(0, len(images), BATCH):
-            x_0 = images[i : i + BATCH] * 2 - 1
-            eps = torch.randn(x_0.shape, generator=gen)
-            tt = torch.full((len(x_0),), t, dtype=torch.long)
-            out.append(net.image_embeddings(q_sample(x_0, tt, eps, ac), tt))
+        for _, x_t, tt in noised(images, t, ac, seed, BATCH):
+            out.append(net.image_embeddings(x_t, tt))
     return torch.cat(out)
 
 
@@ -54,7 +49,7 @@ def evaluate_reference(
     T = net.config.schedule.num_train_timesteps
     metrics = []
     by_t = {}
-    for f in FRACTIONS:
+    for f in NOISE_FRACTIONS:
         t = int(f * T)
         top1 = retrieval(embeddings_at(net, images, t), text, data["attributes"][:n])
         by_t[t] = round(top1, 4)

@@ -72,7 +72,20 @@ class EulerOptions(DiffusionOptions):
     )
 
 
-class DDPMOptions(DiffusionOptions):
+class ClippingOptions(DiffusionOptions):
+    """The samplers that form x_0 at each step (ddpm, ddim) and may clamp it."""
+
+    clip_sample: bool | None = Field(
+        default=None,
+        description=(
+            "clamp each step's predicted x_0 to the schedule's range (default: the model's "
+            "schedule); steadies ancestral steps near t = T-1 of a cosine schedule, where "
+            "x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) divides by almost 0"
+        ),
+    )
+
+
+class DDPMOptions(ClippingOptions):
     """Ancestral sampling: the reverse-process variance and the timesteps it visits."""
 
     variance_type: Variance | None = Field(
@@ -89,17 +102,9 @@ class DDPMOptions(DiffusionOptions):
             "(default: the model's schedule)"
         ),
     )
-    clip_sample: bool | None = Field(
-        default=None,
-        description=(
-            "clamp each step's predicted x_0 to the schedule's range (default: the model's "
-            "schedule); steadies ancestral steps near t = T-1 of a cosine schedule, where "
-            "x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) divides by almost 0"
-        ),
-    )
 
 
-class DDIMOptions(DiffusionOptions):
+class DDIMOptions(ClippingOptions):
     """DDIM: how stochastic each step is, and the timesteps it visits."""
 
     eta: float = Field(
@@ -113,13 +118,5 @@ class DDIMOptions(DiffusionOptions):
         description=(
             "training timesteps visited: leading, trailing or linspace "
             "(default: the model's schedule)"
-        ),
-    )
-    clip_sample: bool | None = Field(
-        default=None,
-        description=(
-            "clamp each step's predicted x_0 to the schedule's range (default: the model's "
-            "schedule); steadies ancestral steps near t = T-1 of a cosine schedule, where "
-            "x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) divides by almost 0"
         ),
     )
