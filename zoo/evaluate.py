@@ -196,6 +196,14 @@ def evaluate(
     key = {"seed": seed, "sampler": sampler, "dataset": p.dataset, "conditions": conditioned}
     if options or split != TEST_SPLIT:  # (keys of older caches stay as they were)
         key.update(options=options, split=split, sides=[real_ds, cond_ds])
+    # options a PNG records even at their default (autocast): a changed default draws anew
+    recorded = {
+        k: v
+        for k, v in loaded.whole(make_request(**request)).get("options", {}).items()
+        if k not in own_options
+    }
+    if recorded:
+        key["recorded"] = recorded
     folder = cache_folder(cache_root(cache_dir), r, key)
     per_image: list[dict[str, Any]] | None = None
     if conditioned:
