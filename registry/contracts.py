@@ -88,6 +88,7 @@ class Draw:
         device: where the networks run; noise is drawn on the CPU.
         batch_size: images per forward pass.
         steps, guidance: the shared sampler fields, None when not given.
+        progress: called with (done, total) as the draw goes (web pages show it), or None.
     """
 
     seeds: tuple[int, ...]
@@ -98,11 +99,24 @@ class Draw:
     batch_size: int = 16
     steps: int | None = None
     guidance: float | None = None
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
     def batches(self) -> Iterator[list[int]]:
         """The seeds in chunks of ``batch_size``."""
         for i in range(0, len(self.seeds), self.batch_size):
             yield list(self.seeds[i : i + self.batch_size])
+
+    def ticker(self, total: int) -> Callable[[], None]:
+        """A function a sampler calls once per unit of work (a denoising step, a token, a
+        batch): each call reports (done, total) to ``progress``, if one was given."""
+        done = [0]
+
+        def tick() -> None:
+            done[0] = min(done[0] + 1, total)
+            if self.progress is not None:
+                self.progress(done[0], total)
+
+        return tick
 
 
 def shape_of_input(channels: int, conditions: Conditions) -> tuple[int, int, int]:

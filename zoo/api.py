@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,8 +141,17 @@ class Model:
             err.args = (keyword_message(str(err), names),)
             raise
 
-    def run(self, request: SampleRequest, seeds: list[int] | None = None) -> Samples:
-        """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds)."""
+    def run(
+        self,
+        request: SampleRequest,
+        seeds: list[int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Samples:
+        """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds).
+
+        ``progress`` is called with (done, total) as the sampler goes: denoising steps,
+        tokens or batches, whichever its process counts.
+        """
         import torch
 
         from zoo.conditions import decode
@@ -171,6 +180,7 @@ class Model:
             batch_size=request.batch_size,
             steps=request.steps,
             guidance=request.guidance,
+            progress=progress,
         )
         images = sampler_class().sample(self.generator, draw)
         if not torch.isfinite(images).all():

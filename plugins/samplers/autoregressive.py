@@ -12,6 +12,7 @@ derived from the image's seed, and keeps the one the generator scores highest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -72,14 +73,19 @@ class AutoregressiveSampler(Sampler[AutoregressiveGenerator]):
         if not isinstance(opts, AutoregressiveOptions):
             raise RequestError("the ar sampler needs its own options (AutoregressiveOptions)")
         rerank = opts.rerank or 1
+        # one tick per token of each decoding run: a run per batch, or per image with rerank
+        runs = len(draw.seeds) if rerank > 1 else -(-len(draw.seeds) // draw.batch_size)
+        tick = draw.ticker(runs * generator.sequence_length())
         out = []
         for chunk in draw.batches():
             if rerank == 1:
-                out.append(self._draw(generator, draw, opts, chunk))
+                out.append(self._draw(generator, draw, opts, chunk, tick=tick))
                 continue
             for s in chunk:  # each image: its candidates in one batch, the best kept
                 cands = [candidate_seed(s, j) for j in range(rerank)]
-                images = self._draw(generator, draw, opts, cands, context_seeds=[s] * rerank)
+                images = self._draw(
+                    generator, draw, opts, cands, context_seeds=[s] * rerank, tick=tick
+                )
                 context = self._context(generator, draw, [s] * rerank)
                 scores = generator.score(images.to(draw.device), context)
                 if scores is None:
@@ -101,6 +107,7 @@ class AutoregressiveSampler(Sampler[AutoregressiveGenerator]):
         opts: AutoregressiveOptions,
         seeds: list[int],
         context_seeds: list[int] | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> torch.Tensor:
         """Sequences for ``seeds`` (randomness), conditioned as for ``context_seeds``."""
         temperature = opts.temperature if opts.temperature is not None else 1.0
@@ -115,4 +122,6 @@ class AutoregressiveSampler(Sampler[AutoregressiveGenerator]):
             u = torch.stack([torch.rand((), generator=g) for g in rngs])
             nxt = draw_tokens(logits.cpu(), u).to(draw.device)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+            if tick is not None:
+                tick()
         return generator.decode(tokens).float().cpu()

@@ -11,7 +11,7 @@ draw is x_T, later draws are the steps' noise, so an image never depends on its 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,8 +113,10 @@ class GuidedDenoiser:
         guides: Sequence[GradientGuide] = (),
         schedule: NoiseSchedule | None = None,
         autocast: torch.dtype | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> None:
         self.generator = generator
+        self.tick = tick
         self.autocast = autocast
         self.encoded = encoded
         self.null = null
@@ -138,6 +140,8 @@ class GuidedDenoiser:
         out = self._forward(x_t, t)
         if self.guides:
             out = self._steer(out, x_t, float(t))
+        if self.tick is not None:
+            self.tick()
         return out
 
     def _forward(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
@@ -217,6 +221,8 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
         shape = generator.sample_shape(draw.conditions)
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         autocast = self.autocast_dtype(draw, dtype)
+        chunks = -(-len(draw.seeds) // draw.batch_size)
+        tick = draw.ticker(steps * chunks)  # one network evaluation per step
         out = []
         for chunk in draw.batches():
             encoded = _to(generator.encode_conditions(draw.conditions, draw.options, chunk), draw)
@@ -227,7 +233,7 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
                 )
             guides = generator.gradient_guides(encoded, draw.options)
             model = GuidedDenoiser(
-                generator, encoded, null, scale, shape[0], dtype, guides, schedule, autocast
+                generator, encoded, null, scale, shape[0], dtype, guides, schedule, autocast, tick
             )
             rngs = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
             x_0 = self.loop(model, schedule, steps, shape, rngs, draw)

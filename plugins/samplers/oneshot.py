@@ -43,6 +43,7 @@ class OneShotSampler(Sampler[OneShotGenerator]):
         if generator.truncates_latent and isinstance(draw.options, TruncationOptions):
             psi = draw.options.truncation
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
+        tick = draw.ticker(-(-len(draw.seeds) // draw.batch_size))
         out = []
         for chunk in draw.batches():
             # 1. one latent per image, each from its own seed
@@ -57,4 +58,5 @@ class OneShotSampler(Sampler[OneShotGenerator]):
             #    image does not depend on its batch; zoo.testing checks this per family)
             x = generator.generate(z.to(device=draw.device, dtype=dtype), inputs)
             out.append(x.float().cpu())
+            tick()
         return torch.cat(out).clamp(0, 1)
