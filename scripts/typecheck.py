@@ -33,6 +33,7 @@ def main() -> int:
             str(pkg / "registry"),
             *(str(p) for p in sorted(pkg.glob("*.py"))),
             str(pkg / "cli"),
+            str(pkg / "serve"),
         ]
         cmd = [
             sys.executable,

@@ -32,6 +32,7 @@ COMMANDS = {
     "reference-eval": "zoo.cli.reference:reference_eval",
     "reconstruct": "zoo.cli.reconstruct:reconstruct_cmd",
     "interpolate": "zoo.cli.reconstruct:interpolate_cmd",
+    "serve": "zoo.cli.serve:serve",
 }
 
 SHORT_HELP = {
@@ -48,6 +49,7 @@ SHORT_HELP = {
     "reference-eval": "Measure a reference network (classifier, clip) on held-out data; print JSON.",
     "reconstruct": "Encode an image and decode it again (autoencoders), optionally noised.",
     "interpolate": "Decode a straight line between two latents (autoencoders).",
+    "serve": "A local web page to browse the zoo, draw from any model and compare.",
 }
 
 
