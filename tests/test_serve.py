@@ -343,3 +343,43 @@ def test_listening_beyond_loopback_warns(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
     assert first.startswith("zoo: warning: listening on 0.0.0.0: anyone who can reach")
+
+
+def test_jobs_queue_in_order_and_show_their_place(tmp_path: Path) -> None:
+    """One job runs at a time; the others wait in order and know how many are ahead; a job
+    whose model raises fails alone."""
+    import threading
+
+    from zoo.serve.jobs import Worker
+
+    gate = threading.Event()
+    ran: list[str] = []
+
+    class Drawn:
+        def save(self, folder: Path) -> list[Path]:
+            return [folder / "000000.png"]
+
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def run(self, request: object, progress: object = None) -> Drawn:
+            gate.wait(10)
+            if self.name == "broken":
+                raise RuntimeError("boom")
+            ran.append(self.name)
+            return Drawn()
+
+    worker = Worker(tmp_path, Model)
+    jobs = [worker.submit(name, None) for name in ("a", "broken", "c")]
+    deadline = time.monotonic() + 10
+    while jobs[0].state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [worker.position(j) for j in jobs] == [0, 1, 2]
+    assert [worker.snapshot(j)["state"] for j in jobs] == ["running", "queued", "queued"]
+    gate.set()
+    while jobs[2].state not in ("done", "error") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == ["a", "c"]
+    assert [j.state for j in jobs] == ["done", "error", "done"]
+    assert jobs[1].error == "internal error: RuntimeError: boom"
