@@ -81,10 +81,14 @@ class KLAutoencoderConfig(BaseModel):
     in_channels: int = Field(default=3, ge=1, description="image channels in")
     out_channels: int = Field(default=3, ge=1, description="image channels out")
     down_block_types: tuple[Literal["DownEncoderBlock2D"], ...] = Field(
-        default=(DOWN_BLOCK,), min_length=1, description="one per level; only DownEncoderBlock2D"
+        default=("DownEncoderBlock2D",),
+        min_length=1,
+        description="one per level; only DownEncoderBlock2D",
     )
     up_block_types: tuple[Literal["UpDecoderBlock2D"], ...] = Field(
-        default=(UP_BLOCK,), min_length=1, description="one per level; only UpDecoderBlock2D"
+        default=("UpDecoderBlock2D",),
+        min_length=1,
+        description="one per level; only UpDecoderBlock2D",
     )
     block_out_channels: tuple[int, ...] = Field(
         default=(64,), min_length=1, description="channels per level, highest resolution first"
@@ -269,10 +273,10 @@ class MidBlock(nn.Module):
 
     def __init__(self, channels: int, groups: int, act: str, attention: bool) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock(channels, channels, groups, act) for _ in "ab"])
         self.attentions = nn.ModuleList(
             [SpatialSelfAttention(channels, groups)] if attention else []
         )
+        self.resnets = nn.ModuleList([ResnetBlock(channels, channels, groups, act) for _ in "ab"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.resnets[0](x)
@@ -370,7 +374,6 @@ class Decoder(nn.Module):
         widths = tuple(reversed(cfg.block_out_channels))  # deepest first
         groups, act = cfg.norm_num_groups, cfg.act_fn
         self.conv_in = nn.Conv2d(cfg.latent_channels, widths[0], 3, padding=1)
-        self.mid_block = MidBlock(widths[0], groups, act, cfg.mid_block_add_attention)
         last = len(widths) - 1
         self.up_blocks = nn.ModuleList(
             Level(
@@ -383,6 +386,8 @@ class Decoder(nn.Module):
             )
             for i in range(len(widths))
         )
+        # Registered after up_blocks though run before them: diffusers' state-dict order.
+        self.mid_block = MidBlock(widths[0], groups, act, cfg.mid_block_add_attention)
         self.conv_norm_out = _group_norm(widths[-1], groups)
         self.conv_out = nn.Conv2d(widths[-1], cfg.out_channels, 3, padding=1)
 
