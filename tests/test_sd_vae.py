@@ -261,7 +261,7 @@ def _card_error(path: Path, data: dict[str, Any]) -> str:
     with pytest.raises(CardError) as err:
         KLAutoencoderConfig.from_file(path)
     message = str(err.value)
-    assert "\n" not in message
+    assert "\n" not in message and message.startswith(str(path))
     return message
 
 
@@ -274,6 +274,7 @@ def test_config_errors_are_one_line_naming_the_key(tmp_path: Path) -> None:
     )
     assert "down_block_types" in message and "AttnDownEncoderBlock2D" in message
     assert "up_block_types" in _card_error(path, {**base, "up_block_types": [UP, UP]})
+    assert "down_block_types" in _card_error(path, {**base, "down_block_types": DOWN})
     assert "tanh" in _card_error(path, {**base, "act_fn": "tanh"})
     assert "layers_per_block" in _card_error(path, {**base, "layers_per_block": "two"})
     assert "norm_num_groups" in _card_error(path, {**base, "norm_num_groups": 12})

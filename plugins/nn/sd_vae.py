@@ -140,7 +140,8 @@ class KLAutoencoderConfig(BaseModel):
                     f" (known: {', '.join(cls.model_fields)})"
                 )
         for key, allowed in (("down_block_types", DOWN_BLOCK), ("up_block_types", UP_BLOCK)):
-            for value in kept.get(key) or ():
+            values = kept.get(key)
+            for value in values if isinstance(values, (list, tuple)) else ():
                 if value != allowed:
                     raise CardError(
                         f"{key} has '{value}', which this autoencoder does not build;"
@@ -189,9 +190,12 @@ class KLAutoencoderConfig(BaseModel):
     def from_dict(
         cls, data: Mapping[str, Any], where: str = "autoencoder config"
     ) -> KLAutoencoderConfig:
-        """Validate a parsed config.json; type errors become one-line ``CardError``s."""
+        """Validate a parsed config.json; every error is a one-line ``CardError`` that
+        starts with ``where``."""
         try:
             return cls.model_validate(data)
+        except CardError as err:
+            raise CardError(f"{where}: {err}") from None
         except ValidationError as err:
             first = err.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "config"
@@ -210,12 +214,7 @@ class KLAutoencoderConfig(BaseModel):
             raise CardError(f"{path}: cannot read ({err.strerror}); check the path") from None
         except (UnicodeDecodeError, ValueError) as err:
             raise CardError(f"{path}: not valid JSON ({err}); repair or re-download it") from None
-        try:
-            return cls.from_dict(data, where=str(path))
-        except CardError as err:
-            message = str(err)
-            prefixed = message if message.startswith(str(path)) else f"{path}: {message}"
-            raise CardError(prefixed) from None
+        return cls.from_dict(data, where=str(path))
 
 
 # -- layers -----------------------------------------------------------------------------
