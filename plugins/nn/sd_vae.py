@@ -21,7 +21,8 @@ Layout, as in the paper's code and in diffusers:
 Details that matter for parity with diffusers (and the original checkpoints):
 
 - the downsampler pads only right and bottom by one pixel, then convolves 3x3 with
-  stride 2 and no padding (so an odd side loses nothing and the grid is not centred);
+  stride 2 and no padding, so its grid is shifted half a step against torch's
+  symmetric padding (which would give the same shapes and different numbers);
 - every GroupNorm has eps 1e-6 (torch's default is 1e-5);
 - the mid attention has one head of width C, so the logits are scaled by 1/sqrt(C),
   and it adds its input back (a residual); q, k, v and the output projection are
@@ -275,7 +276,9 @@ class MidBlock(nn.Module):
         self.attentions = nn.ModuleList(
             [SpatialSelfAttention(channels, groups)] if attention else []
         )
-        self.resnets = nn.ModuleList([ResnetBlock(channels, channels, groups, act) for _ in "ab"])
+        self.resnets = nn.ModuleList(
+            [ResnetBlock(channels, channels, groups, act) for _ in range(2)]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.resnets[0](x)
@@ -285,8 +288,9 @@ class MidBlock(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Pad right and bottom by one, then a 3x3 stride-2 convolution: side s -> floor(s/2)
-    for even s, as in the original LDM code (not torch's symmetric padding)."""
+    """Pad right and bottom by one, then a 3x3 stride-2 convolution: side s -> floor(s/2),
+    output pixel i centred on input pixel 2i + 1 (symmetric padding would centre it on
+    2i), as in the original LDM code."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
