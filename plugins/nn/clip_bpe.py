@@ -11,7 +11,9 @@ of transformers' ``CLIPTokenizer`` (version 5, backed by the tokenizers library)
 2. the rest is normalised: Unicode NFC, every run of whitespace one space, lower case
    (character by character: a final capital sigma becomes "σ", not "ς");
 3. pre-tokenised into words: the contractions 's 't 're 've 'm 'll 'd, runs of letters,
-   single digits, runs of anything else but whitespace (whitespace is dropped);
+   single digits, runs of anything else but whitespace (whitespace is dropped); a
+   ``<|startoftext|>`` or ``<|endoftext|>`` still in the text (in other case, or when it
+   is not a special token) is three words, ``<|``, the name and ``|>``;
 4. each word's UTF-8 bytes become printable characters (``bytes_to_unicode``), its last
    symbol gets the end-of-word marker ``</w>``, and BPE merges adjacent symbols, lowest
    merge rank first, until none applies.
@@ -104,6 +106,11 @@ def pre_tokenize(text: str) -> list[str]:
         if kind == "S":
             i += 1
             continue
+        literal = next((t for t in (BOS_TOKEN, EOS_TOKEN) if text.startswith(t, i)), None)
+        if literal is not None:  # kept whole by the first split, cut by the byte-level one
+            words += [literal[:2], literal[2:-2], literal[-2:]]
+            i += len(literal)
+            continue
         if text[i] == "'":
             tail = next((c for c in CONTRACTIONS if text.startswith(c, i + 1)), None)
             if tail is not None:
@@ -123,9 +130,10 @@ def pre_tokenize(text: str) -> list[str]:
 
 
 def byte_symbols(word: str) -> list[str]:
-    """A word's initial BPE symbols: one per UTF-8 byte, the last marked with </w>."""
+    """A word's initial BPE symbols: one per UTF-8 byte, the last marked with </w>
+    (a lone surrogate, which UTF-8 cannot hold, gives its three surrogate bytes)."""
     table = bytes_to_unicode()
-    symbols = [table[b] for b in word.encode("utf-8")]
+    symbols = [table[b] for b in word.encode("utf-8", "surrogatepass")]
     symbols[-1] += END_OF_WORD
     return symbols
 
@@ -368,26 +376,21 @@ class CLIPBPETokenizer:
         return torch.tensor(rows, dtype=torch.long).reshape(len(rows), length)
 
     def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
-        """Ids -> text (lower case, whitespace as single spaces); pad, start and end
-        tokens dropped unless ``skip_special`` is False."""
+        """Ids -> text, as transformers decodes: the tokens' bytes as UTF-8 (bad bytes
+        replaced), each ``</w>`` a space, stripped. Special tokens (start, end, pad, and
+        any other added token) are dropped unless ``skip_special`` is False; unknown ids
+        are dropped."""
         inverse = {i: t for t, i in self.vocab.items()}
         from_char = {c: b for b, c in bytes_to_unicode().items()}
-        drop = {self.bos_id, self.eos_id, self.pad_id} if skip_special else set()
         out = bytearray()
         for i in ids:
-            i = int(i)
-            if i in drop or i not in inverse:
+            token = inverse.get(int(i))
+            if token is None or (skip_special and token in self.added):
                 continue
-            token = inverse[i]
-            if token in self.added:
-                out += token.encode("utf-8")
-                continue
-            word_end = token.endswith(END_OF_WORD)
-            token = token.removesuffix(END_OF_WORD)
-            out += bytes(from_char[c] for c in token if c in from_char)
-            if word_end:
-                out += b" "
-        return out.decode("utf-8", errors="replace").strip()
+            for ch in token:
+                byte = from_char.get(ch)
+                out += ch.encode("utf-8") if byte is None else bytes((byte,))
+        return out.decode("utf-8", errors="replace").replace(END_OF_WORD, " ").strip()
 
 
 def read_merges(path: Path) -> list[tuple[str, str]]:

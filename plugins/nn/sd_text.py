@@ -185,6 +185,7 @@ class CLIPTextEmbeddings(nn.Module):
         positions = torch.arange(config.max_position_embeddings).unsqueeze(0)
         # transformers' buffer; checkpoints may or may not hold it, so it is not saved
         # and a saved copy is dropped on load (it is always arange)
+        self.position_ids: torch.Tensor
         self.register_buffer("position_ids", positions, persistent=False)
         self._register_load_state_dict_pre_hook(self._drop_position_ids)
 
