@@ -68,6 +68,13 @@ class NoiseSchedule(BaseModel):
         default="leading", description="how sampling steps pick training timesteps by default"
     )
     steps_offset: int = Field(default=0, ge=0, le=10, description="added to leading timesteps")
+    set_alpha_to_one: bool = Field(
+        default=True,
+        description=(
+            "DDIM's last step lands on alpha_bar = 1 (True) or on alpha_bar of timestep 0 "
+            "(False, as Stable Diffusion's scheduler configs say)"
+        ),
+    )
 
     @classmethod
     def from_diffusers(cls, config: dict[str, Any]) -> NoiseSchedule:
@@ -208,6 +215,12 @@ class DiffusionGenerator(Generator):
 
         None (the default): the model has no null condition, and ``--guidance`` is refused.
         """
+        return None
+
+    def start_sample(self, encoded: dict[str, Any]) -> tuple[torch.Tensor, float] | None:
+        """(x_0, strength) to start from instead of noise (img2img: the encoded input image,
+        which every sampler noises to the level of the first of the last ``strength`` of its
+        steps), or None (the default): draw from pure noise."""
         return None
 
     def gradient_guides(self, encoded: dict[str, Any], options: Options) -> list[GradientGuide]:

@@ -25,8 +25,10 @@ import torch
 from zoo.plugins.samplers.diffusion import (
     DiffusionSampler,
     GuidedDenoiser,
+    first_step,
     randn,
     split_output,
+    start_vp,
     train_timesteps,
     x0_and_eps,
 )
@@ -53,13 +55,18 @@ class DDIMSampler(DiffusionSampler):
         eta = opts.eta
         timesteps = train_timesteps(schedule, steps, opts.timestep_spacing)
         alpha_bar = schedule.alphas_cumprod()
-        one = torch.tensor(1.0)
+        # where the last step lands: alpha_bar = 1, or timestep 0's (set_alpha_to_one False)
+        final = torch.tensor(1.0) if schedule.set_alpha_to_one else alpha_bar[0]
 
-        # 1. x_T ~ N(0, I), one draw per image stream
+        # 1. x_T ~ N(0, I), one draw per image stream (img2img: the input noised to step k)
         x = randn(rngs, shape).to(draw.device)
+        k = first_step(model, len(timesteps))
+        x = start_vp(model, x, alpha_bar[int(timesteps[k])])
         for i, t in enumerate(timesteps.tolist()):
+            if i < k:
+                continue
             a_t = alpha_bar[t]
-            a_prev = one if i == len(timesteps) - 1 else alpha_bar[int(timesteps[i + 1])]
+            a_prev = final if i == len(timesteps) - 1 else alpha_bar[int(timesteps[i + 1])]
 
             # 2. the network's prediction as x0^ and eps^ (eq. 12's "predicted x_0")
             output, _ = split_output(model(x, t), shape[0])

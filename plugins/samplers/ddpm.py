@@ -29,8 +29,10 @@ import torch
 from zoo.plugins.samplers.diffusion import (
     DiffusionSampler,
     GuidedDenoiser,
+    first_step,
     randn,
     split_output,
+    start_vp,
     train_timesteps,
     x0_and_eps,
 )
@@ -64,9 +66,13 @@ class DDPMSampler(DiffusionSampler):
         one = torch.tensor(1.0)
         channels = shape[0]
 
-        # 1. x_T ~ N(0, I), one draw per image stream
+        # 1. x_T ~ N(0, I), one draw per image stream (img2img: the input noised to step k)
         x = randn(rngs, shape).to(draw.device)
+        k = first_step(model, len(timesteps))
+        x = start_vp(model, x, alpha_bar[int(timesteps[k])])
         for i, t in enumerate(timesteps.tolist()):
+            if i < k:
+                continue
             last = i == len(timesteps) - 1
             # 2. the respaced chain's alpha and beta between t and the next visited timestep
             a_t = alpha_bar[t]

@@ -117,6 +117,10 @@ class GuidedDenoiser:
     ) -> None:
         self.generator = generator
         self.tick = tick
+        # x_0 of an input image to start from and the share of steps to run (img2img), or
+        # None: start from noise
+        begin = generator.start_sample(encoded)
+        self.start, self.strength = begin if begin is not None else (None, 1.0)
         self.autocast = autocast
         self.encoded = encoded
         self.null = null
@@ -278,6 +282,31 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
 
         Noise for image k comes from ``rngs[k]`` only, drawn on the CPU (``randn``).
         """
+
+
+def first_step(model: GuidedDenoiser, steps: int) -> int:
+    """Index of the first of ``steps`` steps to run: 0, or for an img2img draw (the generator
+    gives a start sample) the step from which ``int(steps * strength)`` steps remain, the
+    input image noised to that step's level (SDEdit, Meng et al. 2021; diffusers counts the
+    same way)."""
+    if model.start is None:
+        return 0
+    strength = model.strength
+    run = min(int(steps * strength), steps)
+    if run == 0:
+        raise RequestError(
+            f"--strength {strength} of {steps} steps runs no step; raise --strength or --steps"
+        )
+    return steps - run
+
+
+def start_vp(model: GuidedDenoiser, x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
+    """x_t = sqrt(alpha_bar) x_0 + sqrt(1 - alpha_bar) noise from the start sample, where
+    ``x`` holds the noise; ``x`` itself when there is no start sample."""
+    if model.start is None:
+        return x
+    start = model.start.to(device=x.device, dtype=x.dtype)
+    return alpha_bar.sqrt() * start + (1 - alpha_bar).sqrt() * x
 
 
 def _to(encoded: dict[str, Any], draw: Draw) -> dict[str, Any]:

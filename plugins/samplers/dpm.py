@@ -35,7 +35,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zoo.plugins.samplers.diffusion import DiffusionSampler, GuidedDenoiser, randn, split_output
+from zoo.plugins.samplers.diffusion import (
+    DiffusionSampler,
+    GuidedDenoiser,
+    first_step,
+    randn,
+    split_output,
+)
 from zoo.plugins.samplers.options import DPMOptions
 from zoo.plugins.samplers.sigmas import (
     check_steps,
@@ -128,8 +134,14 @@ class DPMSolverSampler(DiffusionSampler):
         timesteps, sigmas = solver_sigmas(schedule, steps, opts.karras, spacing)
         # x_T ~ N(0, I): the solver works on x_t itself, whose variance is about 1
         x = randn(rngs, shape).to(draw.device)
+        k = first_step(model, len(timesteps))
+        if model.start is not None:  # img2img: the input at step k's level, x = alpha x_0 + sd z
+            alpha_k, sd_k = vp(sigmas[k])
+            x = alpha_k * model.start.to(x) + sd_k * x
         x0_prev, h_prev = None, None
         for i, t in enumerate(timesteps.tolist()):
+            if i < k:
+                continue
             # 1. the network at (x_s, s), turned into the data prediction x_theta
             alpha_s, sigma_s = vp(sigmas[i])
             output, _ = split_output(model(x, t), shape[0])

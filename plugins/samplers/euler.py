@@ -39,6 +39,7 @@ import torch
 from zoo.plugins.samplers.diffusion import (
     DiffusionSampler,
     GuidedDenoiser,
+    first_step,
     randn,
     split_output,
     train_timesteps,
@@ -100,8 +101,13 @@ class EulerSampler(DiffusionSampler):
         init = sigmas.max()
         if spacing == "leading":
             init = (init**2 + 1) ** 0.5
-        x = randn(rngs, shape).to(draw.device) * init
+        x = randn(rngs, shape).to(draw.device)
+        k = first_step(model, len(timesteps))
+        # img2img: the input at step k's level, x = x_0 + sigma z (this loop's scaling)
+        x = x * init if model.start is None else model.start.to(x) + sigmas[k] * x
         for i, t in enumerate(timesteps.tolist()):
+            if i < k:
+                continue
             sigma, sigma_next = sigmas[i], sigmas[i + 1]
             # 1. the network sees x_t = x / sqrt(sigma^2 + 1) at the timestep of sigma
             output, _ = split_output(model(x / (sigma**2 + 1) ** 0.5, t), shape[0])
