@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -235,6 +236,23 @@ class Network(ABC):
         network's. Default: none.
         """
         return {}
+
+    def read_files(self, folder: Path) -> None:
+        """Read what the network needs from its model folder besides weights (a tokenizer's
+        vocabulary), once, right after it is built and before its weights load. Default:
+        nothing."""
+        return None
+
+    def write_files(self, folder: Path) -> None:
+        """Write what ``read_files`` reads into a model folder being saved (the trainer calls
+        it beside the weights). Default: nothing."""
+        return None
+
+    def own_names(self, part: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The tensors of a file holding network ``part``'s weights alone (a component's
+        subfolder in diffusers' layout), renamed to the network's own names: files saved by
+        another version of a library may name them otherwise. Default: as they are."""
+        return state
 
     def component(self, role: str) -> Any:
         """The loaded component of ``role`` (see ``component_refs``)."""

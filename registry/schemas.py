@@ -83,6 +83,18 @@ class FamilySpec(Strict):
             "without torch; None: the family takes no options"
         ),
     )
+    pipelines: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "diffusers pipeline classes (the `_class_name` of a repo's model_index.json) whose "
+            "repos this family loads as they are, without a zoo card: each component's "
+            "config.json becomes config[component], its safetensors that network's weights"
+        ),
+    )
+    pipeline_networks: tuple[str, ...] = Field(
+        default=(),
+        description="the components of such a repo whose safetensors are the generator's networks",
+    )
     reconstructs: bool = Field(
         default=False,
         description="its generator also implements Autoencoder (`zoo reconstruct` works on it)",

@@ -351,13 +351,20 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
             f"{resolved.folder}/config.json: {format_validation(err, 'invalid config')}"
         ) from None
     generator = cls(config)
+    generator.read_files(resolved.folder)
     ignored = refuse_pickles(resolved.folder)
     verify_files(resolved.folder, resolved.card.zoo.files, resolved.name, resolved.source)
     if ignored:
         print(ignored_note(resolved.folder, ignored), file=sys.stderr)
+    parts = set(generator.networks())
     state: dict[str, Any] = {}
     for fname in sorted(resolved.card.zoo.files):
-        state.update(load_weights(resolved.folder / fname))
+        weights = load_weights(resolved.folder / fname)
+        part = fname.split("/", 1)[0] if "/" in fname else None
+        if part in parts:  # a network's own subfolder (diffusers' layout): its own names
+            weights = generator.own_names(part, weights)
+            weights = {f"{part}.{key}": value for key, value in weights.items()}
+        state.update(weights)
     apply_weights(generator.networks(), state, where=resolved.name, family=resolved.family.name)
     if dtype is not None:
         generator.to("cpu", dtype)

@@ -184,8 +184,13 @@ def resolve_spec(spec: ModelSpec, reg: Registry, *, download: bool = True) -> Re
 
 
 def _read(name: str, folder: Path, source: str, plugin: str, reg: Registry) -> Resolved:
-    card, body = read_card(folder)
-    config = read_config(folder)
+    from zoo.pipelines import is_pipeline_folder, read_pipeline
+
+    if is_pipeline_folder(folder):  # a diffusers repo: the card is written from its files
+        card, body, config = read_pipeline(folder, reg)
+    else:
+        card, body = read_card(folder)
+        config = read_config(folder)
     family = reg.family(card.zoo.family)
     return Resolved(
         name=name,

@@ -32,6 +32,7 @@ from zoo.registry.errors import (
     ResourceError,
     ZooError,
 )
+from zoo.registry.schemas import FileEntry
 from zoo.weights import PICKLE_SUFFIXES, entry_mismatch
 
 __all__ = ["HF_PREFIX", "cache_dir", "cached_snapshot", "parse_ref", "snapshot"]
@@ -139,6 +140,16 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
         if not _COMMIT_RE.fullmatch(commit):
             return None
     folder = storage / "snapshots" / commit
+    if (folder / "model_index.json").is_file():
+        from zoo.pipelines import is_pipeline_folder, read_pipeline
+        from zoo.registry.discovery import get_registry
+
+        if is_pipeline_folder(folder):  # a diffusers repo: complete when its card can be made
+            try:
+                read_pipeline(folder, get_registry())
+            except (CardError, OSError):
+                return None
+            return folder
     if not (folder / CARD_FILE).is_file():
         return None
     try:
@@ -184,8 +195,7 @@ def snapshot(
     where = f"{repo_id}@{revision or 'main'}"
     cache = cache_dir()
     try:
-        from huggingface_hub import constants, hf_hub_download, snapshot_download
-        from huggingface_hub import errors as hf
+        from huggingface_hub import constants, snapshot_download
     except ImportError as err:  # pragma: no cover - a dependency of zoo
         raise HubError(f"huggingface_hub cannot be imported ({err}); reinstall zoo") from None
     offline = _offline_env() or bool(getattr(constants, "HF_HUB_OFFLINE", False))
@@ -202,7 +212,7 @@ def snapshot(
                 snapshot_download(
                     repo_id,
                     revision=revision,
-                    allow_patterns=[CARD_FILE, CONFIG_FILE],
+                    allow_patterns=[CARD_FILE, CONFIG_FILE, "model_index.json"],
                     cache_dir=str(cache),
                     force_download=force,
                     local_files_only=offline,
@@ -221,6 +231,11 @@ def snapshot(
                 " only safetensors is supported (pickle files can run code when loaded)"
             )
         raise HubError(f"no safetensors weights in {where}; is it a zoo model?")
+    if (folder / "model_index.json").is_file():
+        from zoo.pipelines import is_pipeline_folder
+
+        if is_pipeline_folder(folder):  # a diffusers repo: configs, tokenizer, weights
+            return _pipeline_snapshot(repo_id, commit, folder, listed, name, where, force, offline)
     if not (folder / CARD_FILE).is_file():
         raise CardError(
             f"{where} has no {CARD_FILE} model card; it is not a zoo model"
@@ -235,28 +250,7 @@ def snapshot(
     # 2. exactly the weight files the card lists, pinned to that commit, one at a time in
     #    this thread (snapshot_download's thread pool would make Ctrl-C wait for the transfer)
     for fname, entry in sorted(files.items()):
-        try:
-            path = Path(
-                hf_hub_download(
-                    repo_id,
-                    fname,
-                    revision=commit,
-                    cache_dir=str(cache),
-                    force_download=force,
-                    local_files_only=offline,
-                )
-            )
-        except hf.LocalEntryNotFoundError as err:
-            if offline:
-                raise HubError(
-                    f"{fname} of {name} is not in the cache and offline mode is on"
-                    " (HF_HUB_OFFLINE=1); unset HF_HUB_OFFLINE to download it"
-                ) from err
-            raise _translate(err, name, where, cache, offline) from err
-        except hf.EntryNotFoundError as err:
-            raise HubError(f"file {fname} is not in {where}; the card may be out of date") from err
-        except Exception as err:
-            raise _translate(err, name, where, cache, offline) from err
+        path = _download(repo_id, fname, commit, name, where, force, offline)
         problem = entry_mismatch(path, entry)
         if problem is not None:
             _discard(path, _storage(repo_id, cache))
@@ -265,6 +259,85 @@ def snapshot(
                 f" cache; run `zoo pull {name}` to download it again"
             )
     return folder
+
+
+def _pipeline_snapshot(
+    repo_id: str,
+    commit: str,
+    folder: Path,
+    listed: list[str] | None,
+    name: str,
+    where: str,
+    force: bool,
+    offline: bool,
+) -> Path:
+    """Finish the snapshot of a diffusers pipeline repo: every component's small files
+    (configs, tokenizer vocabulary and merges, shard indexes), then the weight files its
+    family's networks need, each checked against the sha256 the Hub announced for it."""
+    from huggingface_hub import snapshot_download
+
+    from zoo.pipelines import network_weights
+    from zoo.registry.discovery import get_registry
+
+    cache = cache_dir()
+    small = ["*/*.json", "*/*.txt"]
+    try:
+        snapshot_download(
+            repo_id,
+            revision=commit,
+            allow_patterns=small,
+            cache_dir=str(cache),
+            force_download=force,
+            local_files_only=offline,
+        )
+    except Exception as err:
+        raise _translate(err, name, where, cache, offline) from err
+    if listed is None:  # no cached listing (an offline pull): what the snapshot holds
+        listed = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    for fname in network_weights(folder, get_registry(), listed):
+        path = _download(repo_id, fname, commit, name, where, force, offline)
+        announced = os.path.basename(os.readlink(path)) if path.is_symlink() else None
+        if announced is not None and len(announced) == 64:
+            problem = entry_mismatch(path, FileEntry(sha256=announced, size=path.stat().st_size))
+            if problem is not None:
+                _discard(path, _storage(repo_id, cache))
+                raise IntegrityError(
+                    f"{fname} of {name} does not match the Hub's sha256 ({problem}); removed it"
+                    f" from the cache; run `zoo pull {name}` to download it again"
+                )
+    return folder
+
+
+def _download(
+    repo_id: str, fname: str, commit: str, name: str, where: str, force: bool, offline: bool
+) -> Path:
+    """One file of the repo at ``commit`` into the cache, errors translated."""
+    from huggingface_hub import errors as hf
+    from huggingface_hub import hf_hub_download
+
+    cache = cache_dir()
+    try:
+        return Path(
+            hf_hub_download(
+                repo_id,
+                fname,
+                revision=commit,
+                cache_dir=str(cache),
+                force_download=force,
+                local_files_only=offline,
+            )
+        )
+    except hf.LocalEntryNotFoundError as err:
+        if offline:
+            raise HubError(
+                f"{fname} of {name} is not in the cache and offline mode is on"
+                " (HF_HUB_OFFLINE=1); unset HF_HUB_OFFLINE to download it"
+            ) from err
+        raise _translate(err, name, where, cache, offline) from err
+    except hf.EntryNotFoundError as err:
+        raise HubError(f"file {fname} is not in {where}; the card may be out of date") from err
+    except Exception as err:
+        raise _translate(err, name, where, cache, offline) from err
 
 
 def _repo_files(repo_id: str, commit: str, cache: Path) -> list[str] | None:

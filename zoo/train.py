@@ -367,6 +367,7 @@ def write_model_folder(
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(config.model_dump(mode="json"), indent=2) + "\n"
     atomic_write(out / "config.json", lambda f: f.write(config_text.encode()))
+    generator.write_files(out)
     state = {k: v.detach().float().cpu().contiguous() for k, v in generator.state_dict().items()}
     save_weights(state, out / WEIGHTS_FILE, {"format": "pt", "family": family})
     path = out / WEIGHTS_FILE

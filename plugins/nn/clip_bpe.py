@@ -248,25 +248,50 @@ class CLIPBPETokenizer:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> CLIPBPETokenizer:
-        """Read a Hub ``tokenizer/`` folder: vocab.json, merges.txt, and the optional
+        """Read a Hub ``tokenizer/`` folder: vocab.json and merges.txt (or, without them,
+        the tokenizers library's tokenizer.json), and the optional
         tokenizer_config.json / special_tokens_map.json for the special tokens and
         model_max_length, read as transformers reads them (special_tokens_map.json
         overrides the config's tokens unless the config lists ``added_tokens_decoder``).
         """
         folder = Path(folder)
-        for name in ("vocab.json", "merges.txt"):
-            if not (folder / name).is_file():
-                raise CardError(f"{folder} has no {name}; it is not a CLIP tokenizer folder")
-        vocab = _read_json(folder / "vocab.json")
+        fast = folder / "tokenizer.json"
+        fast_added: list[Any] = []
+        if not (folder / "vocab.json").is_file() and fast.is_file():
+            # only the tokenizers library's file (what transformers 5 saves): the same
+            # vocabulary and merges, with the added tokens' flags
+            data = _read_json(fast)
+            model = data.get("model") if isinstance(data.get("model"), dict) else {}
+            vocab, raw_merges = model.get("vocab"), model.get("merges")
+            if (
+                model.get("type") != "BPE"
+                or not isinstance(vocab, dict)
+                or not isinstance(raw_merges, list)
+            ):
+                raise CardError(f"{fast} holds no BPE vocabulary and merges")
+            merges = []
+            for m in raw_merges:
+                pair = m.split(" ") if isinstance(m, str) else m
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise CardError(f"{fast}: merge {str(m)[:40]!r} is not a pair")
+                merges.append((str(pair[0]), str(pair[1])))
+            fast_added = data.get("added_tokens") or []
+        else:
+            for name in ("vocab.json", "merges.txt"):
+                if not (folder / name).is_file():
+                    raise CardError(f"{folder} has no {name}; it is not a CLIP tokenizer folder")
+            vocab = _read_json(folder / "vocab.json")
+            merges = read_merges(folder / "merges.txt")
         if not all(type(i) is int for i in vocab.values()):
-            raise CardError(f"{folder / 'vocab.json'} must map tokens to integer ids")
-        merges = read_merges(folder / "merges.txt")
+            raise CardError(f"{folder}: the vocabulary must map tokens to integer ids")
         config_path, map_path = folder / "tokenizer_config.json", folder / "special_tokens_map.json"
         config = _read_json(config_path) if config_path.is_file() else {}
         tokens: dict[str, tuple[Any, bool, Path]] = {
             role: (config[role], False, config_path) for role in ROLES if config.get(role)
         }
         decoder = config.get("added_tokens_decoder")
+        if decoder is None and fast_added:
+            decoder = {str(e.get("id")): e for e in fast_added if isinstance(e, dict)}
         added: dict[str, bool] = {}
         if isinstance(decoder, dict):
             for entry in decoder.values():
@@ -303,6 +328,11 @@ class CLIPBPETokenizer:
             unk_token=names["unk_token"],
             added=added,
         )
+
+    def save(self, folder: str | Path) -> Path:
+        """Write this vocabulary as a Hub ``tokenizer/`` folder (see ``write_tokenizer``)."""
+        merges = [pair for pair, _ in sorted(self.ranks.items(), key=lambda kv: kv[1])]
+        return write_tokenizer(folder, self.vocab, merges, self.pad_token, self.model_max_length)
 
     def bpe(self, word: str) -> list[str]:
         """One pre-tokenised word -> its BPE symbols (the lowest-ranked pair merges first)."""

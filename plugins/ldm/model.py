@@ -1,0 +1,230 @@
+"""Latent diffusion: denoise in a KL autoencoder's latent space, steered by CLIP text states.
+
+Paper: Rombach, Blattmann, Lorenz, Esser & Ommer, "High-Resolution Image Synthesis with
+Latent Diffusion Models" (2022), arXiv:2112.10752; Stable Diffusion 1.x/2.x are such models.
+
+The generator holds three networks with diffusers' names (``unet``, ``vae``,
+``text_encoder``) and a CLIP BPE tokenizer read from the folder's ``tokenizer/``. A prompt
+(or "" when none is given) is tokenized to the tokenizer's length (77), encoded to the text
+encoder's last hidden states, and cross-attended by the U-Net; the null condition of
+classifier-free guidance is the negative prompt's states, or the empty prompt's.
+
+- txt2img: noise in latent space of (4, H/8, W/8), decoded by the autoencoder.
+- img2img (``--image --strength``, SDEdit): the input's latent (the posterior mean, so the
+  start does not depend on the seed) is noised to the level of the first step the sampler
+  runs; every sampler supports it.
+- inpainting (``--image --mask``) with a 9-channel U-Net: the mask at latent size and the
+  latent of the masked image are concatenated to x_t at every step, as Stable Diffusion's
+  inpainting models were trained. A 4-channel U-Net takes no mask.
+
+The autoencoder stays in float32 whatever dtype the U-Net is loaded in: Stable Diffusion's
+VAE overflows in float16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from zoo.plugins.ldm.config import LDMConfig
+from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
+from zoo.plugins.nn.sd_text import CLIPTextEncoder, CLIPTextEncoderConfig
+from zoo.plugins.nn.sd_unet import SDUNet, SDUNetConfig
+from zoo.plugins.nn.sd_vae import KLAutoencoder, KLAutoencoderConfig
+from zoo.registry.contracts import Conditions, ImageRule
+from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule
+from zoo.registry.errors import CardError, RequestError
+from zoo.registry.options import Options
+
+TOKENIZER_FOLDER = "tokenizer"
+DEFAULT_STRENGTH = 0.8  # img2img without --strength: diffusers' default too
+
+
+def _component(cls: Any, raw: dict[str, Any], where: str) -> Any:
+    """A component's config from its diffusers/transformers dict (``_`` keys ignored)."""
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(raw, where=where)
+    from pydantic import ValidationError
+
+    try:
+        return cls(**{k: v for k, v in raw.items() if not k.startswith("_")})
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "value"
+        raise CardError(f"{where}: {loc}: {first['msg']}") from None
+
+
+class LatentDiffusionGenerator(DiffusionGenerator):
+    family = "ldm"
+    config_class = LDMConfig
+    capabilities = ("text", "image", "mask")
+
+    def __init__(self, config: LDMConfig) -> None:
+        super().__init__(config)
+        self.unet_config: SDUNetConfig = _component(SDUNetConfig, config.unet, "unet config")
+        vae_config = _component(KLAutoencoderConfig, config.vae, "vae config")
+        text_config = _component(CLIPTextEncoderConfig, config.text_encoder, "text_encoder config")
+        self.unet = SDUNet(self.unet_config)
+        self.vae = KLAutoencoder(vae_config)
+        self.text_encoder = CLIPTextEncoder(text_config)
+        self.scale = 2 ** (len(vae_config.block_out_channels) - 1)
+        self.latent_channels = int(vae_config.latent_channels)
+        if self.unet_config.in_channels not in (self.latent_channels, 2 * self.latent_channels + 1):
+            raise CardError(
+                f"unet config: in_channels {self.unet_config.in_channels} fits neither the "
+                f"autoencoder's {self.latent_channels} latent channels nor inpainting's "
+                f"{2 * self.latent_channels + 1}"
+            )
+        self.inpainting = self.unet_config.in_channels == 2 * self.latent_channels + 1
+        self.noise = NoiseSchedule.from_diffusers(config.scheduler)
+        # CLIP's byte-level vocabulary without merges until a folder's tokenizer is read
+        vocab, merges = build_clip_vocab([], num_merges=0)
+        self.tokenizer = CLIPBPETokenizer(vocab, merges)
+
+    # -- what it is ------------------------------------------------------------------
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"unet": self.unet, "vae": self.vae, "text_encoder": self.text_encoder}
+
+    def read_files(self, folder: Path) -> None:
+        path = folder / TOKENIZER_FOLDER
+        if not path.is_dir():
+            raise CardError(f"{folder} has no {TOKENIZER_FOLDER}/ folder (the CLIP tokenizer)")
+        self.tokenizer = CLIPBPETokenizer.from_folder(path)
+
+    def write_files(self, folder: Path) -> None:
+        self.tokenizer.save(folder / TOKENIZER_FOLDER)
+
+    def own_names(self, part: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if part != "text_encoder":
+            return state
+        # transformers 5 saves CLIPTextModel without its "text_model." prefix, and older
+        # files may carry the position_ids buffer
+        return {
+            (k if k.startswith("text_model.") else "text_model." + k): v
+            for k, v in state.items()
+            if not k.endswith("embeddings.position_ids")
+        }
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Any:
+        self.unet.to(device=device, dtype=dtype)
+        self.text_encoder.to(device=device, dtype=dtype)
+        self.vae.to(device=device, dtype=torch.float32)  # fp16 overflows in SD's VAE
+        return self
+
+    def schedule(self) -> NoiseSchedule:
+        return self.noise
+
+    def default_steps(self) -> int:
+        return self.config.default_steps
+
+    def default_guidance(self, conditions: Conditions | None = None) -> float | None:
+        return self.config.default_guidance
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        size = self.unet_config.sample_size
+        side = size if isinstance(size, int) else 64
+        return (3, side * self.scale, side * self.scale)
+
+    def condition_shape(self) -> tuple[int, int, int] | None:
+        return self.image_shape
+
+    def image_rule(self) -> ImageRule | None:
+        return ImageRule(channels=3, multiple_of=self.scale, min_size=self.scale, max_size=2048)
+
+    def shape_for(self, conditions: Conditions) -> tuple[int, int, int]:
+        _, h, w = self.image_shape
+        if conditions.image is not None:
+            ih, iw = (int(d) for d in conditions.image.shape[-2:])
+            if (conditions.height or ih) != ih or (conditions.width or iw) != iw:
+                raise RequestError(
+                    f"this model draws at its input's size ({iw}x{ih}); drop --height/--width"
+                )
+            h, w = ih, iw
+        h, w = conditions.height or h, conditions.width or w
+        for name, v in (("height", h), ("width", w)):
+            if v % self.scale:
+                raise RequestError(
+                    f"--{name} {v} is not a multiple of {self.scale} (the autoencoder's factor)"
+                )
+        return (3, h, w)
+
+    def sample_shape(self, conditions: Conditions) -> tuple[int, int, int]:
+        _, h, w = self.shape_for(conditions)
+        return (self.latent_channels, h // self.scale, w // self.scale)
+
+    def example_request(self) -> dict[str, Any]:
+        return {"prompt": "a photograph of an astronaut riding a horse"}
+
+    # -- conditions ------------------------------------------------------------------
+
+    def text_states(self, prompts: list[str]) -> torch.Tensor:
+        """(B, tokens, dim) last hidden states of the text encoder for ``prompts``."""
+        ids = self.tokenizer(prompts).to(next(self.text_encoder.parameters()).device)
+        return self.text_encoder(ids)[0]
+
+    def encode_conditions(
+        self, conditions: Conditions, options: Options, seeds: Sequence[int]
+    ) -> dict[str, Any]:
+        if conditions.mask is not None and not self.inpainting:
+            raise RequestError(
+                f"this model's U-Net takes no mask ({self.unet_config.in_channels} input "
+                "channels); inpainting needs an inpainting U-Net "
+                f"({2 * self.latent_channels + 1} channels)"
+            )
+        if conditions.strength is not None and conditions.image is None:
+            raise RequestError("--strength needs --image (how far that image may be changed)")
+        if self.inpainting and conditions.mask is None:
+            raise RequestError("this is an inpainting model: pass --image and --mask")
+        b = len(seeds)
+        texts = self.text_states([conditions.prompt or "", conditions.negative_prompt or ""])
+        out: dict[str, Any] = {
+            "context": texts[:1].expand(b, -1, -1),
+            "null_context": texts[1:].expand(b, -1, -1),
+        }
+        image = None
+        if conditions.image is not None:
+            image = conditions.image.to(next(self.vae.parameters()).device, torch.float32)
+        if image is not None and (conditions.strength is not None or not self.inpainting):
+            out["start"] = self.encode(image).expand(b, -1, -1, -1)
+            out["strength"] = conditions.strength or DEFAULT_STRENGTH
+        if self.inpainting and image is not None and conditions.mask is not None:
+            mask = conditions.mask.to(image)
+            h, w = image.shape[-2] // self.scale, image.shape[-1] // self.scale
+            kept = (image * 2 - 1) * (mask < 0.5)  # the repainted region blanked, in [-1, 1]
+            out["mask"] = F.interpolate(mask, size=(h, w)).expand(b, -1, -1, -1)
+            out["masked"] = self.vae.latents(kept).expand(b, -1, -1, -1)
+        return out
+
+    def null_conditions(self, encoded: dict[str, Any]) -> dict[str, Any] | None:
+        return {**encoded, "context": encoded["null_context"]}
+
+    def start_sample(self, encoded: dict[str, Any]) -> tuple[torch.Tensor, float] | None:
+        if "start" not in encoded:
+            return None
+        return encoded["start"], float(encoded["strength"])
+
+    # -- the network -----------------------------------------------------------------
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, encoded: dict[str, Any]) -> torch.Tensor:
+        dtype = next(self.unet.parameters()).dtype
+        x = x_t
+        if self.inpainting:
+            x = torch.cat([x_t, encoded["mask"].to(x_t), encoded["masked"].to(x_t)], dim=1)
+        t = torch.as_tensor(t, device=x_t.device)
+        if t.dim() == 0:
+            t = t.expand(x_t.shape[0])
+        return self.unet(x.to(dtype), t, encoded["context"].to(dtype)).float()
+
+    def decode(self, x_0: torch.Tensor) -> torch.Tensor:
+        images = self.vae.images(x_0.float())
+        return ((images + 1) / 2).clamp(0, 1)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> scaled latents (the posterior mean)."""
+        return self.vae.latents(images.float() * 2 - 1)
