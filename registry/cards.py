@@ -138,8 +138,13 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise CardError(f"model folder {folder} has no {CONFIG_FILE}")
-    if path.stat().st_size > MAX_CARD_BYTES:
-        raise CardError(f"{path} is larger than {MAX_CARD_BYTES} bytes")
+    return read_json_object(path, MAX_CARD_BYTES)
+
+
+def read_json_object(path: Path, limit: int) -> dict[str, Any]:
+    """A JSON file holding an object, at most ``limit`` bytes; CardError in one line if not."""
+    if path.stat().st_size > limit:
+        raise CardError(f"{path} is larger than {limit} bytes")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:

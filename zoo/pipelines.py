@@ -21,7 +21,6 @@ loader prefixes them with the component's name (``zoo.api``).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from zoo.registry.cards import CARD_FILE, split_front_matter
+from zoo.registry.cards import CARD_FILE, read_json_object, split_front_matter
 from zoo.registry.discovery import Registry
 from zoo.registry.errors import CardError
 from zoo.registry.schemas import FamilySpec, FileEntry, ModelCard
@@ -63,15 +62,7 @@ def is_pipeline_folder(folder: Path) -> bool:
 
 
 def _json(path: Path) -> dict[str, Any]:
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise CardError(f"{path} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise CardError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise CardError(f"{path} must hold a JSON object")
-    return data
+    return read_json_object(path, MAX_JSON_BYTES)
 
 
 def family_for(index: dict[str, Any], folder: Path, reg: Registry) -> FamilySpec:
