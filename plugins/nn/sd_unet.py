@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
-from zoo.registry.errors import CardError
+from zoo.registry.errors import CardError, WeightsMismatchError
 
 DOWN_TYPES = ("CrossAttnDownBlock2D", "DownBlock2D")
 UP_TYPES = ("CrossAttnUpBlock2D", "UpBlock2D")
@@ -518,3 +520,145 @@ class SDUNet(nn.Module):
             size = tuple(skips[-1].shape[-2:]) if uneven and skips else None
             h = block(h, mine, temb, context, size)
         return self.conv_out(F.silu(self.conv_norm_out(h)))
+
+
+# -- original (CompVis / single-file checkpoint) layout ----------------------------------
+
+ORIGINAL_PREFIX = "model.diffusion_model."
+EMA_PREFIX = "model_ema."
+# LitEma's bookkeeping buffers beside the averaged weights
+_EMA_BOOKKEEPING = ("decay", "num_updates")
+
+_TOP_NAMES = {
+    "conv_in": "input_blocks.0.0",
+    "time_embedding.linear_1": "time_embed.0",
+    "time_embedding.linear_2": "time_embed.2",
+    "conv_norm_out": "out.0",
+    "conv_out": "out.2",
+}
+_RESNET_NAMES = {
+    "norm1": "in_layers.0",
+    "conv1": "in_layers.2",
+    "time_emb_proj": "emb_layers.1",
+    "norm2": "out_layers.0",
+    "conv2": "out_layers.3",
+    "conv_shortcut": "skip_connection",
+}
+_LEVEL_NAME = re.compile(
+    r"^(down|up)_blocks\.(\d+)\.(resnets|attentions|downsamplers|upsamplers)\.(\d+)\.(.+)$"
+)
+_MID_NAME = re.compile(r"^mid_block\.(resnets|attentions)\.(\d+)\.(.+)$")
+
+
+def _resnet_leaf(rest: str) -> str:
+    part, _, leaf = rest.partition(".")
+    return f"{_RESNET_NAMES[part]}.{leaf}"
+
+
+def _original_name(name: str, config: SDUNetConfig) -> str:
+    """diffusers name -> original name.
+
+    The original numbers the down path's steps ``input_blocks.k``: k = 0 is conv_in, then
+    per level ``layers_per_block`` resnets (``.0``, with the transformer after it as ``.1``)
+    and, except at the last level, the downsampler (``.0.op``). The up path's
+    ``output_blocks.k`` has ``layers_per_block + 1`` steps per level, the upsampler sitting
+    in the level's last step after the resnet and the transformer (``.1`` or ``.2``).
+    The middle is ``middle_block.0`` (resnet), ``.1`` (transformer), ``.2`` (resnet).
+    """
+    per = config.layers_per_block + 1
+    for new, old in _TOP_NAMES.items():
+        if name.startswith(new + "."):
+            return old + name[len(new) :]
+    mid = _MID_NAME.match(name)
+    if mid:
+        kind, index, rest = mid.group(1), int(mid.group(2)), mid.group(3)
+        if kind == "attentions":
+            return f"middle_block.1.{rest}"
+        return f"middle_block.{2 * index}.{_resnet_leaf(rest)}"
+    level = _LEVEL_NAME.match(name)
+    if level is None:
+        raise ValueError(f"no original name for U-Net tensor '{name}'")
+    side, i, kind, j, rest = level.groups()
+    i, j = int(i), int(j)
+    if side == "down":
+        if kind == "downsamplers":  # rest: conv.weight / conv.bias
+            return f"input_blocks.{1 + i * per + per - 1}.0.op.{rest.partition('.')[2]}"
+        k = 1 + i * per + j
+    else:
+        if kind == "upsamplers":  # after the transformer when the level has one
+            slot = 2 if config.up_block_types[i] == "CrossAttnUpBlock2D" else 1
+            return f"output_blocks.{i * per + per - 1}.{slot}.{rest}"
+        k = i * per + j
+    blocks = "input_blocks" if side == "down" else "output_blocks"
+    if kind == "attentions":
+        return f"{blocks}.{k}.1.{rest}"
+    return f"{blocks}.{k}.0.{_resnet_leaf(rest)}"
+
+
+def _ema_name(original: str) -> str:
+    """LitEma's buffer name for ``diffusion_model.<original>``: the dots dropped."""
+    return "diffusion_model" + original.replace(".", "")
+
+
+def unet_from_original(
+    state: Mapping[str, torch.Tensor], config: SDUNetConfig, ema: bool = False
+) -> dict[str, torch.Tensor]:
+    """Rename an original-layout (CompVis / single-file checkpoint) U-Net state dict to
+    diffusers' names, checking every name and shape against ``SDUNet(config)``.
+
+    Accepts the U-Net's own keys (``input_blocks.1.0.in_layers.0.weight``, ...) or a whole
+    single-file checkpoint: when any key starts with ``model.diffusion_model.``, only those
+    are taken and the prefix is dropped. With ``ema=True`` the exponential moving average
+    is taken instead: LitEma's keys, ``model_ema.`` + ``diffusion_model`` + the original
+    name without its dots (``model_ema.diffusion_modelinput_blocks10in_layers0weight``),
+    with or without the ``model_ema.`` prefix; its ``decay`` and ``num_updates`` are skipped.
+    The original and diffusers' tensors have the same shapes (SD 1.x's transformer
+    projections are 1x1 convolutions in both, SD 2.x's linear in both).
+
+    Raises:
+        WeightsMismatchError: a tensor the config needs is missing, a key is not part of
+            the config's U-Net, a shape differs from the config's, or ``ema=True`` for a
+            checkpoint without an EMA copy.
+    """
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in SDUNet(config).state_dict().items()}
+    names = {_original_name(new, config): new for new in shapes}
+    what = "original U-Net weights"
+    if ema:
+        if any(key.startswith(EMA_PREFIX) for key in state):
+            state = {k[len(EMA_PREFIX) :]: state[k] for k in state if k.startswith(EMA_PREFIX)}
+        state = {k: state[k] for k in state if k not in _EMA_BOOKKEEPING}
+        if not any(key.startswith("diffusion_model") for key in state):
+            raise WeightsMismatchError(
+                "the checkpoint has no EMA copy of the U-Net (model_ema.* keys);"
+                " load it without ema to take its model.diffusion_model weights"
+            )
+        names = {_ema_name(old): new for old, new in names.items()}
+        what = "original U-Net EMA weights"
+    elif any(key.startswith(ORIGINAL_PREFIX) for key in state):
+        state = {
+            k[len(ORIGINAL_PREFIX) :]: state[k] for k in state if k.startswith(ORIGINAL_PREFIX)
+        }
+    for key in names:
+        if key not in state:
+            raise WeightsMismatchError(
+                f"{what} lack '{key}' ({len(names)} expected for this config);"
+                " the checkpoint is for another config (levels, layers_per_block, block types)"
+            )
+    for key in state:
+        if key not in names:
+            raise WeightsMismatchError(
+                f"{what} have '{key}', which this config's U-Net does not have;"
+                " check the config (levels, layers_per_block, transformer depths, block types)"
+            )
+    out: dict[str, torch.Tensor] = {}
+    for old, new in names.items():
+        tensor = state[old]
+        if tuple(tensor.shape) != shapes[new]:
+            raise WeightsMismatchError(
+                f"{what} have '{old}' of shape {tuple(tensor.shape)} where the config needs"
+                f" {shapes[new]}; check block_out_channels, cross_attention_dim, in_channels"
+                " and use_linear_projection (SD 1.x: false, SD 2.x: true)"
+            )
+        out[new] = tensor
+    return out
