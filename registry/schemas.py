@@ -95,6 +95,15 @@ class FamilySpec(Strict):
         default=(),
         description="the components of such a repo whose safetensors are the generator's networks",
     )
+    converter: str | None = Field(
+        default=None,
+        pattern=IMPORT_PATH,
+        description=(
+            "import path of convert(checkpoint, like, out, ema) -> out: writes a model folder "
+            "from a checkpoint in another layout, with the configs of a model `like` it "
+            "(`zoo convert`)"
+        ),
+    )
     reconstructs: bool = Field(
         default=False,
         description="its generator also implements Autoencoder (`zoo reconstruct` works on it)",

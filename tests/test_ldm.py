@@ -323,3 +323,48 @@ def test_a_repo_on_the_hub_pulls_and_draws(repo: Path, tmp_path: Path) -> None:
         assert bad.returncode == 2
         assert "vae/diffusion_pytorch_model.safetensors" in bad.stderr and "sha256" in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_single_file_checkpoint_converts_and_draws_the_same(tmp_path: Path) -> None:
+    """An SD 1.x-shaped repo's weights written as one original-layout file (the inverse
+    renamings of tests/test_sd_single.py and tests/test_sd_vae.py, checked there against
+    diffusers' own converters), converted back with `zoo convert --like` the repo: the
+    folder draws what the repo draws."""
+    from safetensors.torch import load_file, save_file
+
+    from tests.conftest import run_zoo
+    from tests.test_sd_single import _unet_to_original
+    from tests.test_sd_vae import _to_original as vae_to_original
+
+    repo = tiny_pipeline(tmp_path / "sd")
+    unet_cfg = json.loads((repo / "unet" / "config.json").read_text())
+    vae_cfg = json.loads((repo / "vae" / "config.json").read_text())
+    unet = load_file(repo / "unet" / "diffusion_pytorch_model.safetensors")
+    vae = load_file(repo / "vae" / "diffusion_pytorch_model.safetensors")
+    text = load_file(repo / "text_encoder" / "model.safetensors")
+    single = {f"model.diffusion_model.{k}": v for k, v in _unet_to_original(unet, unet_cfg).items()}
+    single |= {
+        f"first_stage_model.{k}": v
+        for k, v in vae_to_original(vae, len(vae_cfg["block_out_channels"])).items()
+    }
+    single |= {
+        "cond_stage_model.transformer."
+        + (k if k.startswith("text_model.") else "text_model." + k): v
+        for k, v in text.items()
+    }
+    path = tmp_path / "single.safetensors"
+    save_file({k: v.contiguous() for k, v in single.items()}, path)
+    out = tmp_path / "converted"
+    done = run_zoo("convert", str(path), "--like", str(repo), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    a = zoo_draw(repo, prompt=PROMPT, steps=4, seed=2)
+    b = zoo_draw(out, prompt=PROMPT, steps=4, seed=2)
+    assert torch.equal(a, b)
+    again = run_zoo("convert", str(path), "--like", str(repo), "-o", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr
+    del single[next(k for k in single if k.startswith("first_stage_model.decoder"))]
+    save_file({k: v.contiguous() for k, v in single.items()}, path)
+    broken = run_zoo("convert", str(path), "--like", str(repo), "-o", str(tmp_path / "b"))
+    assert broken.returncode == 2 and "decoder" in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()

@@ -18,6 +18,7 @@ def register_families(register):
                 "StableDiffusionInpaintPipeline",
             ),
             pipeline_networks=("unet", "vae", "text_encoder"),
+            converter="zoo.plugins.ldm.convert:convert",
             description=(
                 "latent diffusion (Rombach et al. 2022): a KL autoencoder, a U-Net that "
                 "cross-attends to a CLIP text encoder, classifier-free guidance; Stable "

@@ -33,6 +33,7 @@ COMMANDS = {
     "reconstruct": "zoo.cli.reconstruct:reconstruct_cmd",
     "interpolate": "zoo.cli.reconstruct:interpolate_cmd",
     "serve": "zoo.cli.serve:serve",
+    "convert": "zoo.cli.convert:convert",
 }
 
 SHORT_HELP = {
@@ -50,6 +51,7 @@ SHORT_HELP = {
     "reconstruct": "Encode an image and decode it again (autoencoders), optionally noised.",
     "interpolate": "Decode a straight line between two latents (autoencoders).",
     "serve": "A local web page to browse the zoo, draw from any model and compare.",
+    "convert": "Turn a checkpoint of another layout into a model folder (SD single files).",
 }
 
 
