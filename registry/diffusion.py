@@ -223,6 +223,14 @@ class DiffusionGenerator(Generator):
         steps), or None (the default): draw from pure noise."""
         return None
 
+    def kept_region(self, encoded: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(x_0, mask) for inpainting by blending: after every step the sampler replaces the
+        region where mask (B, 1, H, W) is 0 by x_0 (B, C, H, W) noised to the level the step
+        reached (with the draw's first noise), and by x_0 itself after the last step; the
+        model repaints only where mask is 1 (Lugmayr et al. 2022's "replacement", diffusers'
+        inpainting with an ordinary U-Net). None (the default): nothing is kept."""
+        return None
+
     def gradient_guides(self, encoded: dict[str, Any], options: Options) -> list[GradientGuide]:
         """Score gradients to add to each step (classifier or CLIP guidance), from the
         request's options and ``encoded`` (the real conditions, never the null ones).

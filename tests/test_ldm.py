@@ -208,6 +208,53 @@ def test_inpainting_matches_the_pipeline(tmp_path: Path) -> None:
     assert (got - want).abs().max().item() < 1e-3
 
 
+@pytest.mark.parametrize("scheduler", ["DDIMScheduler", "EulerDiscreteScheduler"])
+def test_inpainting_by_blending_matches_the_pipeline(scheduler: str, tmp_path: Path) -> None:
+    """An ordinary (4-channel) U-Net with a mask: the kept region is replaced after every
+    step by the input's latent at that step's noise level, as diffusers' inpainting
+    pipeline does with such a U-Net (its image given as latents, so both start from the
+    same latent)."""
+    from PIL import Image
+
+    repo = tiny_pipeline(tmp_path)
+    sampler = {"DDIMScheduler": "ddim", "EulerDiscreteScheduler": "euler"}[scheduler]
+    g = torch.Generator().manual_seed(13)
+    picture = (torch.rand(1, 3, 32, 32, generator=g) * 255).round() / 255
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., :, 16:] = 1  # repaint the right half
+    Image.fromarray((picture[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(
+        tmp_path / "in.png"
+    )
+    Image.fromarray((mask[0, 0] * 255).byte().numpy()).save(tmp_path / "mask.png")
+    model = zoo.load(str(repo))
+    start = model.generator.encode(picture)
+    pipe = diffusers.StableDiffusionInpaintPipeline.from_pretrained(repo).to("cpu")
+    pipe.scheduler = getattr(diffusers, scheduler).from_config(pipe.scheduler.config)
+    want = pipe(
+        PROMPT,
+        image=start,
+        mask_image=mask,
+        masked_image_latents=start,  # unused by a 4-channel U-Net; spares an encoding
+        height=32,
+        width=32,
+        num_inference_steps=10,
+        guidance_scale=7.5,
+        latents=noise([4], (4, 8, 8)),
+        output_type="pt",
+    ).images
+    model = zoo.load(str(repo))
+    got = model.run(
+        make_request(
+            prompt=PROMPT, image=str(tmp_path / "in.png"), mask=str(tmp_path / "mask.png"),
+            steps=10, guidance=7.5, seed=4, sampler=sampler, autocast="none",
+        )
+    ).images  # fmt: skip
+    assert (got - want).abs().max().item() < 1e-3
+    # the kept half decodes from the input's latent alone; the repainted half does not
+    kept = model.generator.decode(start)
+    assert (got - kept)[..., :8].abs().max() < (got - kept)[..., 24:].abs().max()
+
+
 def test_every_sampler_draws_and_sizes_follow_the_request(repo: Path) -> None:
     for sampler in ("ddpm", "ddim", "dpm++2m", "euler", "euler-a"):
         model = zoo.load(str(repo))

@@ -15,7 +15,9 @@ classifier-free guidance is the negative prompt's states, or the empty prompt's.
   runs; every sampler supports it.
 - inpainting (``--image --mask``) with a 9-channel U-Net: the mask at latent size and the
   latent of the masked image are concatenated to x_t at every step, as Stable Diffusion's
-  inpainting models were trained. A 4-channel U-Net takes no mask.
+  inpainting models were trained. With an ordinary 4-channel U-Net, by blending: after
+  every step the unmasked region is replaced by the input's latent noised to that step's
+  level (``kept_region``), as diffusers' inpainting pipeline does with such a U-Net.
 
 The autoencoder stays in float32 whatever dtype the U-Net is loaded in: Stable Diffusion's
 VAE overflows in float16.
@@ -171,12 +173,6 @@ class LatentDiffusionGenerator(DiffusionGenerator):
     def encode_conditions(
         self, conditions: Conditions, options: Options, seeds: Sequence[int]
     ) -> dict[str, Any]:
-        if conditions.mask is not None and not self.inpainting:
-            raise RequestError(
-                f"this model's U-Net takes no mask ({self.unet_config.in_channels} input "
-                "channels); inpainting needs an inpainting U-Net "
-                f"({2 * self.latent_channels + 1} channels)"
-            )
         if conditions.strength is not None and conditions.image is None:
             raise RequestError("--strength needs --image (how far that image may be changed)")
         if self.inpainting and conditions.mask is None:
@@ -190,9 +186,16 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         image = None
         if conditions.image is not None:
             image = conditions.image.to(next(self.vae.parameters()).device, torch.float32)
+        blending = conditions.mask is not None and not self.inpainting
         if image is not None and (conditions.strength is not None or not self.inpainting):
-            out["start"] = self.encode(image).expand(b, -1, -1, -1)
-            out["strength"] = conditions.strength or DEFAULT_STRENGTH
+            if not (blending and conditions.strength is None):  # plain inpainting: from noise
+                out["start"] = self.encode(image).expand(b, -1, -1, -1)
+                out["strength"] = conditions.strength or DEFAULT_STRENGTH
+        if blending and image is not None and conditions.mask is not None:
+            h, w = image.shape[-2] // self.scale, image.shape[-1] // self.scale
+            out["kept"] = self.encode(image).expand(b, -1, -1, -1)
+            mask = F.interpolate(conditions.mask.to(image), size=(h, w))
+            out["keep_mask"] = mask.expand(b, -1, -1, -1)
         if self.inpainting and image is not None and conditions.mask is not None:
             mask = conditions.mask.to(image)
             h, w = image.shape[-2] // self.scale, image.shape[-1] // self.scale
@@ -208,6 +211,11 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         if "start" not in encoded:
             return None
         return encoded["start"], float(encoded["strength"])
+
+    def kept_region(self, encoded: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if "kept" not in encoded:
+            return None
+        return encoded["kept"], encoded["keep_mask"]
 
     # -- the network -----------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class DDIMSampler(DiffusionSampler):
         final = torch.tensor(1.0) if schedule.set_alpha_to_one else alpha_bar[0]
 
         # 1. x_T ~ N(0, I), one draw per image stream (img2img: the input noised to step k)
-        x = randn(rngs, shape).to(draw.device)
+        x = model.noise0 = randn(rngs, shape).to(draw.device)
         k = first_step(model, len(timesteps))
         x = start_vp(model, x, alpha_bar[int(timesteps[k])])
         for i, t in enumerate(timesteps.tolist()):
@@ -83,4 +83,6 @@ class DDIMSampler(DiffusionSampler):
             # 5. the random part, drawn only when the step has one
             if eta > 0:
                 x = x + sigma * randn(rngs, shape).to(draw.device)
+            last = i == len(timesteps) - 1
+            x = model.keep(x, 1.0 if last else a_prev.sqrt(), 0.0 if last else (1 - a_prev).sqrt())
         return x

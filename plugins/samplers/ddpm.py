@@ -67,7 +67,7 @@ class DDPMSampler(DiffusionSampler):
         channels = shape[0]
 
         # 1. x_T ~ N(0, I), one draw per image stream (img2img: the input noised to step k)
-        x = randn(rngs, shape).to(draw.device)
+        x = model.noise0 = randn(rngs, shape).to(draw.device)
         k = first_step(model, len(timesteps))
         x = start_vp(model, x, alpha_bar[int(timesteps[k])])
         for i, t in enumerate(timesteps.tolist()):
@@ -96,7 +96,7 @@ class DDPMSampler(DiffusionSampler):
                 alpha.sqrt() * (1 - a_prev) / (1 - a_t)
             ) * x
             if last:
-                x = mean
+                x = model.keep(mean, 1.0, 0.0)
                 break
 
             # 5. add noise of the chosen variance
@@ -109,5 +109,5 @@ class DDPMSampler(DiffusionSampler):
             else:
                 f = (v + 1) / 2
                 std = torch.exp(0.5 * (f * beta.log() + (1 - f) * beta_tilde.log()))
-            x = mean + std * z
+            x = model.keep(mean + std * z, a_prev.sqrt(), (1 - a_prev).sqrt())
         return x

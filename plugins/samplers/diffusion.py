@@ -121,6 +121,8 @@ class GuidedDenoiser:
         # None: start from noise
         begin = generator.start_sample(encoded)
         self.start, self.strength = begin if begin is not None else (None, 1.0)
+        self.region = generator.kept_region(encoded)
+        self.noise0: torch.Tensor | None = None  # the loop's x_T draw, which keep() reuses
         self.autocast = autocast
         self.encoded = encoded
         self.null = null
@@ -138,6 +140,20 @@ class GuidedDenoiser:
             if null is None or scale is None or scale in (0.0, 1.0)
             else {k: _cat(null[k], encoded[k]) for k in encoded}
         )
+
+    def keep(
+        self, x: torch.Tensor, a: torch.Tensor | float, b: torch.Tensor | float
+    ) -> torch.Tensor:
+        """x with the kept region (see ``kept_region``) replaced by a x_0 + b noise0, where
+        (a, b) is the noise level the step reached: (sqrt(alpha_bar), sqrt(1 - alpha_bar)) in
+        the VP parameterisation, (1, sigma) in the sigma one, (1, 0) after the last step."""
+        if self.region is None:
+            return x
+        if self.noise0 is None:
+            raise RuntimeError("the sampler must set noise0 before it keeps a region")
+        x0, mask = (r.to(device=x.device, dtype=x.dtype) for r in self.region)
+        known = a * x0 + b * self.noise0.to(x)
+        return (1 - mask) * known + mask * x
 
     def __call__(self, x_t: torch.Tensor, t: float | int | torch.Tensor) -> torch.Tensor:
         """Network output (B, C or 2C, H, W) float32 for x_t (B, C, H, W) at timestep t."""

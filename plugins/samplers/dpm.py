@@ -133,7 +133,7 @@ class DPMSolverSampler(DiffusionSampler):
         spacing = opts.timestep_spacing or schedule.timestep_spacing
         timesteps, sigmas = solver_sigmas(schedule, steps, opts.karras, spacing)
         # x_T ~ N(0, I): the solver works on x_t itself, whose variance is about 1
-        x = randn(rngs, shape).to(draw.device)
+        x = model.noise0 = randn(rngs, shape).to(draw.device)
         k = first_step(model, len(timesteps))
         if model.start is not None:  # img2img: the input at step k's level, x = alpha x_0 + sd z
             alpha_k, sd_k = vp(sigmas[k])
@@ -148,7 +148,7 @@ class DPMSolverSampler(DiffusionSampler):
             x0 = data_prediction(output, x, alpha_s, sigma_s, schedule.prediction_type)
             if i == len(timesteps) - 1:
                 # 2. the last step reaches noise level 0, where the update is x_0 = x_theta
-                x = x0
+                x = model.keep(x0, 1.0, 0.0)
                 break
             # 2. the step's length in half log-SNR: h = lambda_t - lambda_s
             alpha_t, sigma_t = vp(sigmas[i + 1])
@@ -161,5 +161,6 @@ class DPMSolverSampler(DiffusionSampler):
                 d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_prev
             # 4. x_t = (sigma_t / sigma_s) x_s - alpha_t (e^-h - 1) D
             x = (sigma_t / sigma_s) * x - (alpha_t * (torch.exp(-h) - 1)) * d
+            x = model.keep(x, alpha_t, sigma_t)
             x0_prev, h_prev = x0, h
         return x

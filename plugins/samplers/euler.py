@@ -101,7 +101,7 @@ class EulerSampler(DiffusionSampler):
         init = sigmas.max()
         if spacing == "leading":
             init = (init**2 + 1) ** 0.5
-        x = randn(rngs, shape).to(draw.device)
+        x = model.noise0 = randn(rngs, shape).to(draw.device)
         k = first_step(model, len(timesteps))
         # img2img: the input at step k's level, x = x_0 + sigma z (this loop's scaling)
         x = x * init if model.start is None else model.start.to(x) + sigmas[k] * x
@@ -115,13 +115,14 @@ class EulerSampler(DiffusionSampler):
             slope = (x - denoised(output, x, sigma, schedule.prediction_type)) / sigma
             if not self.ancestral:
                 # 3. one Euler step to the next level
-                x = x + slope * (sigma_next - sigma)
+                x = model.keep(x + slope * (sigma_next - sigma), 1.0, sigma_next)
                 continue
             # 3. ancestral: a deterministic step to sigma_down, then fresh noise of std sigma_up
             sigma_up = (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5
             sigma_down = (sigma_next**2 - sigma_up**2) ** 0.5
             x = x + slope * (sigma_down - sigma)
             x = x + randn(rngs, shape).to(draw.device) * sigma_up
+            x = model.keep(x, 1.0, sigma_next)
         return x
 
 
