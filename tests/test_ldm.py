@@ -166,12 +166,12 @@ def test_img2img_matches_the_pipeline(repo: Path, tmp_path: Path) -> None:
     assert (got - want).abs().max().item() < 1e-3
     # SDEdit runs the last int(steps * strength) steps: the progress counts them
     for sampler in ("ddpm", "ddim", "dpm++2m", "euler", "euler-a"):
-        ticks: list[int] = []
+        ticks: list[tuple[int, int]] = []
         model.run(
             make_request(prompt=PROMPT, image=str(path), strength=0.6, steps=10, sampler=sampler),
-            progress=lambda done, total, ticks=ticks: ticks.append(done),
+            progress=lambda done, total, ticks=ticks: ticks.append((done, total)),
         )
-        assert len(ticks) == 6, sampler
+        assert ticks == [(i, 6) for i in range(1, 7)], sampler
     with pytest.raises(RequestError, match="--strength 0.05 of 10 steps runs no step"):
         zoo_draw(repo, prompt=PROMPT, image=str(path), strength=0.05, steps=10)
 

@@ -242,7 +242,7 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
         dtype = next(next(iter(generator.networks().values())).parameters()).dtype
         autocast = self.autocast_dtype(draw, dtype)
         chunks = -(-len(draw.seeds) // draw.batch_size)
-        tick = draw.ticker(steps * chunks)  # one network evaluation per step
+        tick = None  # made with the first chunk, which knows how many steps an img2img skips
         out = []
         for chunk in draw.batches():
             encoded = _to(generator.encode_conditions(draw.conditions, draw.options, chunk), draw)
@@ -253,8 +253,11 @@ class DiffusionSampler(Sampler[DiffusionGenerator]):
                 )
             guides = generator.gradient_guides(encoded, draw.options)
             model = GuidedDenoiser(
-                generator, encoded, null, scale, shape[0], dtype, guides, schedule, autocast, tick
+                generator, encoded, null, scale, shape[0], dtype, guides, schedule, autocast
             )
+            if tick is None:  # one network evaluation per step run
+                tick = draw.ticker((steps - first_step(model, steps)) * chunks)
+            model.tick = tick
             rngs = [torch.Generator(device="cpu").manual_seed(s) for s in chunk]
             x_0 = self.loop(model, schedule, steps, shape, rngs, draw)
             out.append(generator.decode(x_0.to(dtype)).float().cpu())
