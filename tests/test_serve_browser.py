@@ -8,6 +8,7 @@ Each drawing test downloads an image from the page and redraws it with
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,79 @@ def test_bad_input_through_the_form(server: str, page: Any, tmp_path: Path) -> N
     page.goto(server + "/models/dcgan-digits/")
     page.click("#draw")
     page.wait_for_selector("#images a.png")
+
+
+@pytest.fixture(scope="module")
+def inpainting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app in this process (uvicorn on a thread), with a tiny Stable Diffusion
+    inpainting repo registered: the only kind of model whose form has a mask."""
+    import threading
+
+    import uvicorn
+
+    from tests.test_ldm import tiny_pipeline
+    from zoo.registry import hookimpl
+    from zoo.registry.discovery import Registry, get_registry, reset_registry
+    from zoo.registry.schemas import ModelSpec
+    from zoo.serve.app import create_app
+    from zoo.serve.browser import free_port
+
+    repo = tiny_pipeline(tmp_path_factory.mktemp("inpaint"), inpaint=True)
+
+    class Plugin:
+        @hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register(ModelSpec(id="ldm-tiny-inpaint", path=str(repo)))
+
+    old = get_registry()
+    reset_registry(Registry.discover(extra=[("tiny", Plugin())]))
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(tmp_path_factory.mktemp("data")), host="127.0.0.1", port=port, log_level="error"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        reset_registry(old)
+
+
+def test_a_mask_painted_on_the_upload_is_sent(
+    inpainting_server: str, page: Any, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from zoo.images import read_meta
+
+    picture = tmp_path / "scene.png"
+    Image.new("RGB", (32, 32), (30, 90, 200)).save(picture)
+    page.goto(inpainting_server + "/models/ldm-tiny-inpaint/")
+    page.fill("#f-prompt", "a red circle")
+    page.fill("#f-steps", "2")
+    page.set_input_files("#f-image", str(picture))
+    canvas = page.wait_for_selector("#mask-canvas")
+    box = canvas.bounding_box()
+    # paint a stroke across the left half of the picture
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    page.click("#draw")
+    page.wait_for_selector("#images a.png")
+    with page.expect_download() as info:
+        page.click("#images a.png >> nth=0")
+    web = tmp_path / "web.png"
+    info.value.save_as(web)
+    meta = read_meta(web)
+    with Image.open(meta["mask"]) as m:
+        mask = m.convert("L")
+        assert mask.size == (32, 32)
+        assert mask.getpixel((6, 16)) > 128  # painted
+        assert mask.getpixel((28, 16)) < 128  # left alone
