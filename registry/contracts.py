@@ -671,8 +671,17 @@ class Recipe(ABC):
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts)
 
+    def prepare(self, split: Mapping[str, Any]) -> None:
+        """Called once with the whole training split (the dict of tensors and lists that
+        ``step``'s batches are cut from), after the recipe is built and before the first
+        step, and again when a run resumes: learn what depends on the data as a whole (a
+        tokenizer's vocabulary from the captions) or keep some of it for ``finish``. Must
+        give the same result for the same split and config. Default: nothing."""
+        return None
+
     def finish(self) -> None:
         """Called once after the last step, before the model folder is written: e.g. copy
-        an exponential moving average of the weights into the shipped networks. Default:
-        nothing."""
+        an exponential moving average of the weights into the shipped networks. It may
+        replace ``generator.config`` (a frozen copy with, say, a statistic of the trained
+        networks): the folder's config.json is the generator's config. Default: nothing."""
         return None

@@ -167,6 +167,7 @@ def _train(
     recipe = recipe_cls(generator, config, dev)
     if workers.parallel:
         recipe.distribute(workers.rank, world, workers.wrapper())
+    recipe.prepare(tensors)
     local = batch_size // world  # this worker's rows of each global batch
 
     order = torch.Generator().manual_seed(seed)
@@ -297,7 +298,9 @@ def _train(
         "recipe": recipe.recipe_summary(),
         "final_losses": {k: round(v, 4) for k, v in final.items()},
     }
-    write_model_folder(out, family, data, config, generator, training)
+    # the generator's config: a recipe's prepare/finish may have filled in what the data and
+    # the trained networks decide (a tokenizer's ids, an autoencoder's latent scale)
+    write_model_folder(out, family, data, generator.config, generator, training)
     workers.barrier()
     return out
 

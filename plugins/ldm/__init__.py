@@ -12,6 +12,7 @@ def register_families(register):
             process="diffusion",
             capabilities=("text", "image", "mask"),
             generator="zoo.plugins.ldm.model:LatentDiffusionGenerator",
+            trainer="zoo.plugins.ldm.train:LDMRecipe",
             pipelines=(
                 "StableDiffusionPipeline",
                 "StableDiffusionImg2ImgPipeline",

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from zoo.plugins.ldm.config import LDMConfig
+from zoo.plugins.ldm.config import UNTRAINED, LDMConfig
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.sd_text import CLIPTextEncoder, CLIPTextEncoderConfig
 from zoo.plugins.nn.sd_unet import SDUNet, SDUNetConfig
@@ -85,12 +85,51 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         self.noise = NoiseSchedule.from_diffusers(config.scheduler)
         # CLIP's byte-level vocabulary without merges until a folder's tokenizer is read
         vocab, merges = build_clip_vocab([], num_merges=0)
-        self.tokenizer = CLIPBPETokenizer(vocab, merges)
+        length = min(77, text_config.max_position_embeddings)
+        self.tokenizer = CLIPBPETokenizer(vocab, merges, model_max_length=length)
 
     # -- what it is ------------------------------------------------------------------
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"unet": self.unet, "vae": self.vae, "text_encoder": self.text_encoder}
+
+    def component_refs(self) -> dict[str, str]:
+        """The klvae model a recipe trains on (``autoencoder``); none once trained."""
+        ref = self.config.autoencoder
+        return {} if ref in (None, UNTRAINED) else {"autoencoder": ref}
+
+    def use_autoencoder(self, vae: KLAutoencoder) -> None:
+        """Put a trained autoencoder in place of the config's (its factor and latent channels
+        must fit the U-Net); the config's ``vae`` block becomes its config."""
+        channels = int(vae.config.latent_channels)
+        if self.unet_config.in_channels != channels or vae.downscale != self.scale:
+            raise RequestError(
+                f"the autoencoder gives ({channels}, H/{vae.downscale}, W/{vae.downscale}) "
+                f"latents; this U-Net takes {self.unet_config.in_channels} channels at "
+                f"H/{self.scale}: choose a fitting autoencoder or --set unet=... and vae=... "
+                "to its shape"
+            )
+        weight = next(self.unet.parameters())
+        self.vae = vae.to(device=weight.device, dtype=torch.float32)
+        self.config = self.config.model_copy(
+            update={"vae": vae.config.model_dump(mode="json"), "autoencoder": None}
+        )
+
+    def use_tokenizer(self, tokenizer: CLIPBPETokenizer) -> None:
+        """Read prompts with ``tokenizer`` (e.g. one learned from training captions); the
+        text encoder's config takes its start, end and pad ids."""
+        if len(tokenizer.vocab) > self.text_encoder.config.vocab_size:
+            raise RequestError(
+                f"the tokenizer has {len(tokenizer.vocab)} tokens; the text encoder embeds "
+                f"{self.text_encoder.config.vocab_size}: --set text_encoder=... with a larger "
+                "vocab_size, or fewer tokenizer_merges"
+            )
+        ids = {"bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id}
+        ids["pad_token_id"] = tokenizer.pad_id
+        text = {**self.config.text_encoder, **ids}
+        self.tokenizer = tokenizer
+        self.text_encoder.config = self.text_encoder.config.model_copy(update=ids)
+        self.config = self.config.model_copy(update={"text_encoder": text})
 
     def read_files(self, folder: Path) -> None:
         path = folder / TOKENIZER_FOLDER
