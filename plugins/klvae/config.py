@@ -15,7 +15,7 @@ from zoo.registry.contracts import FamilyConfig
 from zoo.registry.errors import CardError
 
 # 32x32 RGB scenes -> (4, 8, 8) latents: factor 4 keeps a small shape's colour and outline
-# (factor 8, 4x4 latents, blurs them away); ~0.2 s a step on one CPU thread at batch 32
+# (factor 8, 4x4 latents, blurs them away); ~0.5 s a step on one CPU thread at batch 32
 SCENES: dict[str, Any] = {
     "image_size": 32,
     "vae": {
