@@ -454,10 +454,12 @@ def example_conditions(model: Any, n: int) -> Any:
 
 
 def write_samples(model: Any) -> None:
-    """samples.png of a loaded generator: 16 draws (seed 0), or input/output pairs for an
-    image-conditioned model, in its folder."""
+    """samples.png of a loaded generator: 16 draws (seed 0), or input/output pairs for a
+    model conditioned on images alone, in its folder (a text model that also takes an
+    image, e.g. for img2img, shows its text-to-image draws)."""
     folder = model.resolved.folder
-    if model.generator.condition_shape() is None:
+    takes_text = "text" in model.resolved.capabilities
+    if model.generator.condition_shape() is None or takes_text:
         samples = model.sample(n=16, seed=0, **example_options(model))
         samples.save(folder / "samples.png", force=True)
     else:

@@ -21,6 +21,7 @@ UNTRAINED = "untrained"  # ``autoencoder`` value: train on the config's own, unt
 # 32x32 scenes: (4, 8, 8) latents of a klvae-scenes autoencoder (factor 4), a two-level
 # U-Net that cross-attends at both levels, a two-layer text transformer trained with it
 SCENES: dict[str, Any] = {
+    "example_prompt": "a large red circle in the center",
     "unet": {
         "sample_size": 8,
         "in_channels": 4,
@@ -81,6 +82,11 @@ class LDMConfig(FamilyConfig):
     )
     default_steps: int = Field(default=50, ge=1, le=1000, description="steps when none given")
     default_guidance: float = Field(default=7.5, ge=0, le=100, description="guidance scale")
+    example_prompt: str = Field(
+        default="a photograph of an astronaut riding a horse",
+        max_length=300,
+        description="the prompt of the card's samples.png and of `zoo bench`",
+    )
     # training (plugins/ldm/train.py); a diffusers repo leaves these at their defaults
     autoencoder: str | None = Field(
         default=None,

@@ -200,7 +200,7 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         return (self.latent_channels, h // self.scale, w // self.scale)
 
     def example_request(self) -> dict[str, Any]:
-        return {"prompt": "a photograph of an astronaut riding a horse"}
+        return {"prompt": self.config.example_prompt}
 
     # -- conditions ------------------------------------------------------------------
 
