@@ -45,13 +45,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", default="iddpm-scenes")
     ap.add_argument("--n", type=int, default=16, help="images per colour-shape pair")
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=None, help="default: the model's")
     ap.add_argument("--write-card", action="store_true")
     args = ap.parse_args()
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(2)
 
     model = zoo.load(args.model, device="cpu")
+    sampler = model.resolved.default_sampler()
+    steps = args.steps or model.generator.default_steps()
     judge, _ = load_reference("classifier-scenes", "cpu")
     test = load_split("scenes", "test", judge.config.image_size)
     with torch.inference_mode():
@@ -73,7 +75,7 @@ def main() -> None:
             elif name.startswith("classifier-free"):
                 extra["label"] = k
             got = model.sample(
-                n=len(seeds), seed=seeds[0], steps=args.steps, batch_size=64, **extra
+                n=len(seeds), seed=seeds[0], steps=steps, batch_size=64, **extra
             ).images
             with torch.inference_mode():
                 attrs = judge.predict_attributes(to_8bit(got))
@@ -97,7 +99,7 @@ def main() -> None:
         write_figure(
             str(model.resolved.folder),
             "clip-guidance",
-            title=f"CLIP guidance (DDIM, {args.steps} steps)",
+            title=f"CLIP guidance ({sampler}, {steps} steps)",
             command=f"python scripts/clip_guidance.py {model.id} --n {args.n} --write-card",
             columns=columns,
             rows=[[round(v, 4) if isinstance(v, float) else v for v in r] for r in rows],

@@ -52,6 +52,10 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
         ("euler-a", {"sampler": "euler-a", "steps": 8, "label": 7}),
         ("classifier", {"label": 2, "steps": 8, "guidance": 0.0, "classifier_scale": 4.0}),
     ],
+    "iddpm-scenes": [
+        ("label-ddpm", {"label": 4, "steps": 10}),
+        ("clip", {"prompt": "a red circle", "clip_scale": 3.0, "steps": 8, "sampler": "ddim"}),
+    ],
     "dalle-scenes": [
         ("prompt", {"prompt": "a red circle"}),
         ("top-p", {"prompt": "a blue square", "top_p": 0.9}),
