@@ -37,6 +37,7 @@ from diffusers.loaders.single_file_utils import (  # noqa: E402
 )
 
 from tests.test_sd_vae import CONFIGS as VAE_CONFIGS  # noqa: E402
+from tests.test_sd_vae import _assert_same  # noqa: E402
 from tests.test_sd_vae import _reference as vae_reference  # noqa: E402
 from tests.test_sd_vae import _to_original as vae_to_original  # noqa: E402
 
@@ -126,13 +127,6 @@ def _unet_to_original(state: dict[str, torch.Tensor], cfg: dict[str, Any]) -> di
             new = f"output_blocks.{level * per + per - 1}.{slot}.{m.group(2)}"
         out[new] = tensor
     return out
-
-
-def _assert_same(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
-    assert sorted(got) == sorted(want)
-    for key, tensor in want.items():
-        assert got[key].shape == tensor.shape, key
-        assert torch.equal(got[key], tensor), key
 
 
 # -- U-Net -------------------------------------------------------------------------------

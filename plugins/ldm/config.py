@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from zoo.plugins.nn.sd_vae import SCENES_AUTOENCODER
 from zoo.registry.contracts import FamilyConfig
 
 UNTRAINED = "untrained"  # ``autoencoder`` value: train on the config's own, untrained autoencoder
@@ -35,14 +36,7 @@ SCENES: dict[str, Any] = {
         "attention_head_dim": 4,
     },
     # the shape the autoencoder must have; training copies the klvae model's config here
-    "vae": {
-        "down_block_types": ["DownEncoderBlock2D"] * 3,
-        "up_block_types": ["UpDecoderBlock2D"] * 3,
-        "block_out_channels": [32, 64, 64],
-        "norm_num_groups": 16,
-        "latent_channels": 4,
-        "sample_size": 32,
-    },
+    "vae": {**SCENES_AUTOENCODER, "sample_size": 32},
     # vocab_size: 514 byte tokens + up to 400 learned merges fit; the ids of the start and
     # end tokens are set from the learned vocabulary
     "text_encoder": {

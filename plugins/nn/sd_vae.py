@@ -70,6 +70,18 @@ _LOGVAR_RANGE = (-30.0, 20.0)
 # -- config -----------------------------------------------------------------------------
 
 
+# The scenes' autoencoder shape (klvae's scenes preset; the ldm scenes preset's latents):
+# 32x32 RGB -> (4, 8, 8), factor 4, which keeps a small shape's colour and outline (factor
+# 8's 4x4 latents blur them away)
+SCENES_AUTOENCODER: dict[str, Any] = {
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "block_out_channels": [32, 64, 64],
+    "norm_num_groups": 16,
+    "latent_channels": 4,
+}
+
+
 class KLAutoencoderConfig(BaseModel):
     """diffusers' ``AutoencoderKL`` config.json, with diffusers' defaults.
 
