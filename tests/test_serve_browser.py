@@ -21,6 +21,9 @@ from zoo.serve.browser import CHROMIUM_ARGS, find_chromium, running_server
 pytest.importorskip("fastapi")
 playwright = pytest.importorskip("playwright.sync_api")
 
+# about 30 s of browser work: the slow tier, which .ci/run runs after the default suite
+pytestmark = pytest.mark.slow
+
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
     pytest.skip(
