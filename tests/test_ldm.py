@@ -331,7 +331,7 @@ def test_broken_repos_are_one_line(repo: Path, tmp_path: Path) -> None:
         resolve(str(copy))
 
 
-def test_a_repo_on_the_hub_pulls_and_draws(repo: Path, tmp_path: Path) -> None:
+def test_a_repo_on_the_hub_pulls_and_draws(tmp_path: Path) -> None:
     """`zoo sample hf:tiny/sd@COMMIT` against a fake Hub on 127.0.0.1: configs, tokenizer and
     the networks' weights are fetched (nothing else), each weight checked against the sha256
     the Hub announced; a tampered weight is refused and removed."""
@@ -339,6 +339,7 @@ def test_a_repo_on_the_hub_pulls_and_draws(repo: Path, tmp_path: Path) -> None:
     from tests.fakehub import FakeHub
     from tests.test_hub import clean_env
 
+    repo = tiny_pipeline(tmp_path / "sd")  # the Hub side does not depend on the SD version
     with FakeHub() as hub:
         commit = hub.add_repo("tiny/sd", repo)
         env = clean_env(hub.url, tmp_path / "hf", HF_HUB_OFFLINE="0")
@@ -372,6 +373,7 @@ def test_a_repo_on_the_hub_pulls_and_draws(repo: Path, tmp_path: Path) -> None:
         assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # three CLI runs: the slow tier, which .ci/run runs
 def test_a_single_file_checkpoint_converts_and_draws_the_same(tmp_path: Path) -> None:
     """An SD 1.x-shaped repo's weights written as one original-layout file (the inverse
     renamings of tests/test_sd_single.py and tests/test_sd_vae.py, checked there against
