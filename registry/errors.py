@@ -6,6 +6,8 @@ without a traceback; `--debug` or ZOO_DEBUG=1 shows it.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ZooError(Exception):
     """Base of every error meant for the user; the message carries the fix."""
@@ -67,3 +69,13 @@ class NumericsError(ZooError):
     """The model produced NaN or Inf."""
 
     exit_code = 1
+
+
+def invalid_config(where: str, err: Any, hint: str = "fix that key") -> CardError:
+    """One line from a pydantic ValidationError of a config: ``where: 'key': reason; hint``."""
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "config"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        message = "is not a key of this config"
+    return CardError(f"{where}: '{key}': {message}; {hint}")

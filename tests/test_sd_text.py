@@ -475,8 +475,8 @@ def test_config_files(tmp_path: Path) -> None:
         "hidden_act": ("tanh", r"hidden_act 'tanh' is not supported; use one of quick_gelu"),
         "eos_token_id": ([2, 3], r"eos_token_id \[2, 3\] is not supported"),
         "num_attention_heads": (3, "hidden_size 16 must be divisible by num_attention_heads 3"),
-        "hidden_sise": (16, "'hidden_sise' is not a CLIP text config key"),
-        "num_hidden_layers": (0, "'num_hidden_layers' Input should be greater than or equal to 1"),
+        "hidden_sise": (16, "'hidden_sise': is not a key of this config"),
+        "num_hidden_layers": (0, "'num_hidden_layers': Input should be greater than or equal to 1"),
     }
     for key, (value, message) in bad.items():
         with pytest.raises(CardError, match=message) as err:

@@ -103,7 +103,7 @@ def test_controlnet_residuals_are_added_where_diffusers_adds_them(tmp_path: Path
     [
         ({"class_embed_type": "timestep"}, "class_embed_type = 'timestep' is not supported"),
         ({"down_block_types": ["SimpleDownBlock", "DownBlock2D"]}, "down block 'SimpleDownBlock'"),
-        ({"wobble": 3}, "wobble: Extra inputs are not permitted"),
+        ({"wobble": 3}, "'wobble': is not a key of this config"),
         ({"block_out_channels": [32, 64, 64]}, "3 block_out_channels but 2 down"),
         ({"norm_num_groups": 5}, "do not split into 5 groups"),
     ],

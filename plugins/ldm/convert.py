@@ -96,6 +96,7 @@ class _Lazy:
     def __init__(self, handle: object, keys: list[str]) -> None:
         self.handle = handle
         self.keys_ = keys
+        self.known = set(keys)
 
     def __getitem__(self, key: str) -> object:
         return self.handle.get_tensor(key)  # type: ignore[attr-defined]
@@ -107,7 +108,7 @@ class _Lazy:
         return len(self.keys_)
 
     def __contains__(self, key: object) -> bool:
-        return key in set(self.keys_)
+        return key in self.known
 
     def keys(self) -> list[str]:
         return self.keys_

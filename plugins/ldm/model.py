@@ -46,20 +46,6 @@ TOKENIZER_FOLDER = "tokenizer"
 DEFAULT_STRENGTH = 0.8  # img2img without --strength: diffusers' default too
 
 
-def _component(cls: Any, raw: dict[str, Any], where: str) -> Any:
-    """A component's config from its diffusers/transformers dict (``_`` keys ignored)."""
-    if hasattr(cls, "from_dict"):
-        return cls.from_dict(raw, where=where)
-    from pydantic import ValidationError
-
-    try:
-        return cls(**{k: v for k, v in raw.items() if not k.startswith("_")})
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "value"
-        raise CardError(f"{where}: {loc}: {first['msg']}") from None
-
-
 class LatentDiffusionGenerator(DiffusionGenerator):
     family = "ldm"
     config_class = LDMConfig
@@ -67,9 +53,11 @@ class LatentDiffusionGenerator(DiffusionGenerator):
 
     def __init__(self, config: LDMConfig) -> None:
         super().__init__(config)
-        self.unet_config: SDUNetConfig = _component(SDUNetConfig, config.unet, "unet config")
-        vae_config = _component(KLAutoencoderConfig, config.vae, "vae config")
-        text_config = _component(CLIPTextEncoderConfig, config.text_encoder, "text_encoder config")
+        self.unet_config = SDUNetConfig.from_dict(config.unet, where="unet config")
+        vae_config = KLAutoencoderConfig.from_dict(config.vae, where="vae config")
+        text_config = CLIPTextEncoderConfig.from_dict(
+            config.text_encoder, where="text_encoder config"
+        )
         self.unet = SDUNet(self.unet_config)
         self.vae = KLAutoencoder(vae_config)
         self.text_encoder = CLIPTextEncoder(text_config)

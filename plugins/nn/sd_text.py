@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from torch import nn
 
-from zoo.registry.errors import CardError, WeightsMismatchError
+from zoo.registry.errors import CardError, WeightsMismatchError, invalid_config
 
 PREFIX = "text_model."  # CLIPTextModel's names in checkpoints; transformers 5 saves without
 
@@ -145,19 +145,22 @@ class CLIPTextEncoderConfig(BaseModel):
             raise CardError(f"{path} cannot be read as JSON ({reason}); restore it") from None
         if not isinstance(data, dict):
             raise CardError(f"{path} is not a JSON object; restore it")
+        return cls.from_dict(data, where=str(path))
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str = "text encoder config"
+    ) -> CLIPTextEncoderConfig:
+        """Validate a parsed config.json (a full CLIPConfig gives its ``text_config``);
+        every error is a one-line ``CardError`` that starts with ``where``."""
         if isinstance(data.get("text_config"), dict):  # a full CLIPConfig: its text part
             data = data["text_config"]
         try:
             return cls.model_validate(data)
         except CardError as err:
-            raise CardError(f"{path}: {err}") from None
+            raise CardError(f"{where}: {err}") from None
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "config"
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                message = "is not a CLIP text config key"
-            raise CardError(f"{path}: '{where}' {message}; fix the config") from None
+            raise invalid_config(where, err) from None
 
 
 def activation(name: str, x: torch.Tensor) -> torch.Tensor:

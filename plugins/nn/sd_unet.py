@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
-from zoo.registry.errors import CardError, WeightsMismatchError
+from zoo.registry.errors import CardError, WeightsMismatchError, invalid_config
 
 DOWN_TYPES = ("CrossAttnDownBlock2D", "DownBlock2D")
 UP_TYPES = ("CrossAttnUpBlock2D", "UpBlock2D")
@@ -142,9 +142,7 @@ class SDUNetConfig(BaseModel):
         try:
             config = cls(**kept)
         except ValidationError as err:
-            first = err.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "value"
-            raise CardError(f"{where}: {loc}: {first['msg']}") from None
+            raise invalid_config(where, err) from None
         levels = len(config.block_out_channels)
         if len(config.down_block_types) != levels or len(config.up_block_types) != levels:
             raise CardError(

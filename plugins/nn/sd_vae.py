@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from torch import nn
 
-from zoo.registry.errors import CardError, WeightsMismatchError
+from zoo.registry.errors import CardError, WeightsMismatchError, invalid_config
 
 DOWN_BLOCK = "DownEncoderBlock2D"
 UP_BLOCK = "UpDecoderBlock2D"
@@ -210,9 +210,7 @@ class KLAutoencoderConfig(BaseModel):
         except CardError as err:
             raise CardError(f"{where}: {err}") from None
         except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "config"
-            raise CardError(f"{where}: '{key}': {first['msg']}; fix that key") from None
+            raise invalid_config(where, err) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> KLAutoencoderConfig:
