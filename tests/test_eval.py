@@ -86,6 +86,16 @@ def test_eval_json_write_card_and_resume(
     assert again["metrics"] == result["metrics"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
+    # a sweep may skip the untrained twin: same model figures, no twin drawn or scored
+    fresh = cache / "sweep"
+    alone = evaluate(str(model_dir), n=64, reference=(reference or [None])[-1],
+                     cache_dir=fresh, progress=False, untrained=False)  # fmt: skip
+    assert {m: row["value"] for m, row in alone["metrics"].items()} == {
+        m: row["value"] for m, row in result["metrics"].items()
+    }
+    assert all(row["untrained"] is None for row in alone["metrics"].values())
+    assert not (Path(alone["cache"]) / "untrained").exists()
+
 
 @pytest.mark.parametrize(
     "args,message",

@@ -110,6 +110,7 @@ def evaluate(
     progress: bool = True,
     options: dict[str, Any] | None = None,
     split: str = TEST_SPLIT,
+    untrained: bool = True,
 ) -> dict[str, Any]:
     """Score ``model`` and the two reference rows; returns the JSON-ready result.
 
@@ -129,6 +130,8 @@ def evaluate(
             figures with options are kept apart in the card.
         split: the split real images and conditions come from ("test"; scenes also
             have "heldout", the attribute pairs training never saw).
+        untrained: also draw and score the untrained twin (a sweep over options that
+            needs the row once may skip it; its values are then None).
 
     Returns:
         {model, revision, n, seed, sampler, options, reference_network, dataset, split,
@@ -212,8 +215,10 @@ def evaluate(
             fields = CONDITIONS[cap](own, index, folder / "conditions")
             per_image = [{**a, **b} for a, b in zip(per_image, fields, strict=True)]
     images, written = draw(loaded, request, per_image, folder / "samples", progress=progress)
-    twin = untrained_twin(loaded)
-    untrained, _ = draw(twin, request, per_image, folder / "untrained", progress=progress)
+    twin_images = None
+    if untrained:
+        twin = untrained_twin(loaded)
+        twin_images, _ = draw(twin, request, per_image, folder / "untrained", progress=progress)
     for net, name in ((nets.classifier, nets.classifier_id), (nets.clip, nets.clip_id)):
         want = shape_of(net) if net is not None else None
         if want is not None and tuple(images.shape[1:]) != (want[0], want[1], want[1]):
@@ -243,8 +248,9 @@ def evaluate(
             list(rows["caption"][:n_rows]) if prompts is not None else None,
             labels=real_labels,
         ),
-        "untrained": ImageSet(untrained, prompts, targets, labels),
     }
+    if twin_images is not None:
+        sets["untrained"] = ImageSet(twin_images, prompts, targets, labels)
 
     # 4. features once per image set; 5. metrics
     real = ImageSet(to_8bit(test["image"]))
@@ -254,6 +260,8 @@ def evaluate(
         side = features_of(nets, image_set, p.metrics, row.replace("_", " "))
         for m, value in score_set(p.metrics, side, test_side, image_set, p.dataset).items():
             results[m][row] = value
+    for m in results:
+        results[m].setdefault("untrained", None)
 
     return {
         "model": r.name,
