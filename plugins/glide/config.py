@@ -19,7 +19,7 @@ TINY: dict[str, Any] = {
     "channel_mults": (1, 2),
     "attention_resolutions": (4,),
     "attention_heads": 2,
-    "text_context": 12,
+    "text_context": 24,
     "text_width": 16,
     "text_layers": 1,
     "text_heads": 2,

@@ -13,8 +13,10 @@ The text goes in two ways:
    values: the image positions attend to themselves and to the prompt's tokens in one softmax
    (no separate cross-attention layer).
 
-The U-Net is the improved-DDPM one of ``plugins/nn/unet.py`` (its ResBlocks, GroupNorms and
-sinusoidal timestep embedding), with every self-attention replaced by ``TextAttention``.
+The U-Net is laid out as the improved-DDPM one of ``plugins/nn/unet.py`` (its GroupNorms and
+sinusoidal timestep embedding), with ResBlocks whose embedding scales and shifts the normalised
+activations (GLIDE's ``use_scale_shift_norm``) and every self-attention replaced by
+``TextAttention``.
 
 Where it differs: a few layers tens of channels wide instead of 24 blocks of width 2048;
 padding tokens are masked out of the appended keys (GLIDE appends them all); the input may
@@ -29,7 +31,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.nn.transformer import Block
-from zoo.plugins.nn.unet import Level, ResBlock, norm, timestep_embedding
+from zoo.plugins.nn.unet import Level, norm, timestep_embedding
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions; the (time + text) embedding scales and shifts the normalised
+    activations between them: h = norm(h) (1 + s) + b (improved DDPM's and GLIDE's
+    "scale-shift norm"). Adding the embedding before the GroupNorm instead, as
+    ``unet.ResBlock`` does, is undone by the norm wherever a group holds one channel."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.in_layers = nn.Sequential(norm(cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1))
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, 2 * cout))
+        self.out_norm = norm(cout)
+        self.out_layers = nn.Sequential(
+            nn.SiLU(), nn.Dropout(dropout), nn.Conv2d(cout, cout, 3, padding=1)
+        )
+        nn.init.zeros_(self.out_layers[-1].weight)  # each block starts as the identity
+        nn.init.zeros_(self.out_layers[-1].bias)
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.out_norm(self.in_layers(x)) * (1 + scale) + shift
+        return self.skip(x) + self.out_layers(h)
 
 
 class TextTransformer(nn.Module):
