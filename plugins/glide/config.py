@@ -164,9 +164,10 @@ class GlideConfig(UNetShapeConfig):
         "tiny-inpaint": {**TINY, "inpaint": True},
         "tiny-upsampler": {**TINY, "image_size": 16, "low_res_size": 8},
         "default": {},
-        # 32x32 scenes for about 70 minutes on one CPU thread: 0.71 s per step of 32 images
-        # measured (OMP_NUM_THREADS=1, 1.3 M parameters), the speed of iddpm-scenes' U-Net
-        # (12,000 steps in 142 min) with attention at 8x8 and the text transformer added
+        # 32x32 scenes in about 80 minutes on one CPU thread: 0.7-0.8 s per step of 32 images
+        # measured (OMP_NUM_THREADS=1, 1.4 M parameters, a shared machine), about the speed of
+        # iddpm-scenes' U-Net (12,000 steps in 142 min) with attention at 8x8 and the text
+        # transformer added; 6,000 steps show each of the 20,000 training scenes ~10 times
         "scenes": {
             "base_channels": 32,
             "channel_mults": (1, 2, 2),
