@@ -159,8 +159,7 @@ def test_a_tokenizer_larger_than_the_embedding_is_a_card_error(
 @pytest.mark.parametrize("family", ["clip", "noisy-clip"])
 def test_evaluation_reads_the_dataset_captions(folders: dict[str, Path], family: str) -> None:
     from zoo.data import load_split
-    from zoo.registry.discovery import get_registry
-    from zoo.registry.discovery import load_object
+    from zoo.registry.discovery import get_registry, load_object
 
     net = zoo.load(str(folders[family]), device="cpu").network
     evaluate = load_object(type(net).evaluator)
