@@ -126,19 +126,20 @@ def test_kv_cache_gives_the_logits_of_a_full_recompute() -> None:
     ("fields", "message"),
     [
         ({}, "give one with --prompt"),
-        ({"prompt": "   "}, "no words"),
-        ({"prompt": "a red unicorn"}, "never read: unicorn"),
+        ({"prompt": "   "}, "the prompt is empty"),
+        ({"prompt": " ,, "}, "no words"),
+        ({"prompt": "a red unicorn"}, "closed vocabulary: unicorn"),
         ({"prompt": "a red circle " * 6}, "reads at most 15"),
         ({"prompt": "a red circle", "negative_prompt": "blue"}, "no negative prompt"),
     ],
 )
 def test_bad_requests_are_refused(fields: dict, message: str) -> None:
     with pytest.raises(RequestError, match=message):
-        tiny(text_length=16).context(Conditions(**fields), NoOptions(), [0])
+        tiny(text_length=16, tokenizer="words").context(Conditions(**fields), NoOptions(), [0])
 
 
 def test_plurals_and_case_are_read() -> None:
-    gen = tiny(text_length=16)
+    gen = tiny(text_length=16, tokenizer="words")
     a = gen.tokenize(["Two red Circles"], strict=False)
     b = gen.tokenize(["two red circle"], strict=False)
     assert torch.equal(a, b)
@@ -150,8 +151,8 @@ def test_clip_and_dalle_read_text_with_one_tokenizer() -> None:
     from zoo.plugins.nn.scenes import scene_vocabulary
 
     vocab = scene_vocabulary()
-    clip = ClipNetwork(ClipConfig.preset("tiny"))
-    dalle = tiny(text_length=8)
+    clip = ClipNetwork(ClipConfig.preset("tiny", tokenizer="words"))
+    dalle = tiny(text_length=8, tokenizer="words")
     texts = ["A tiny crimson Discs", "a zebra", "", "a b c d e f g h i j"]
     c, d = clip.tokenize(texts), dalle.tokenize(texts)
     # ids: PAD 0, UNK 1, BOS 2, then the vocabulary's words in order from 3

@@ -9,7 +9,10 @@ import zoo
 from zoo.plugins.nn.text import WordTokenizer
 from zoo.registry.errors import RequestError
 
-RULE = "the prompt has words this model never read: zebra; use words it knows, such as "
+RULE = (
+    "the prompt has words outside this model's closed vocabulary: zebra; use words it knows, "
+    "such as "
+)
 
 
 def refusal(call) -> str:
@@ -27,6 +30,7 @@ def test_text_models_refuse_unknown_words_alike(model: str) -> None:
     long = " ".join(["a red circle"] * 30)
     assert "words; this model reads at most" in refusal(lambda: m.sample(prompt=long))
     assert "the prompt has no words" in refusal(lambda: m.sample(prompt=" ,, "))
+    assert refusal(lambda: m.sample(prompt="  ")).startswith("the prompt is empty; describe what")
 
 
 def test_clip_checks_prompts_by_the_same_rule() -> None:
@@ -38,5 +42,5 @@ def test_clip_checks_prompts_by_the_same_rule() -> None:
 def test_the_known_words_start_with_the_closest() -> None:
     tok = WordTokenizer(("circle", "square", "red", "blue", "left", "right", "above", "below"))
     message = refusal(lambda: tok.check_prompt("a red cirle", 10))
-    assert "never read: a, cirle; use words it knows, such as circle, " in message
+    assert "closed vocabulary: a, cirle; use words it knows, such as circle, " in message
     assert len(message.split("such as ")[1].split(", ")) == 6

@@ -32,7 +32,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "classifier": train(
             "classifier", "digits", root / "classifier-tiny", preset="tiny", progress=False
         ),
-        "clip": train("clip", "scenes", root / "clip-tiny", preset="tiny", progress=False),
+        "clip": train(
+            "clip",
+            "scenes",
+            root / "clip-tiny",
+            preset="tiny",
+            sets={"tokenizer": "words"},  # tests/test_text_bpe.py trains the BPE one
+            progress=False,
+        ),
     }
 
 
@@ -113,7 +120,7 @@ def test_clip_config_round_trips_through_config_json(tiny: dict[str, Path]) -> N
 
     data = json.loads((tiny["clip"] / "config.json").read_text())
     assert data["vocabulary"] == list(scene_vocabulary())
-    assert ClipConfig(**data) == ClipConfig.preset("tiny")
+    assert ClipConfig(**data) == ClipConfig.preset("tiny", tokenizer="words")
     assert "crimson" in data["vocabulary"] and "wedge" in data["vocabulary"]
 
 

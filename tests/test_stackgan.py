@@ -83,7 +83,7 @@ def test_tiny_stackgan_stages(tiny, tmp_path) -> None:
     proc = run_zoo("sample", str(tiny), "-o", str(tmp_path / "x.png"))
     assert proc.returncode == 2 and "--prompt" in proc.stderr
     proc = run_zoo("sample", str(tiny), "--prompt", "  ", "-o", str(tmp_path / "x.png"))
-    assert proc.returncode == 2 and "the prompt has no words" in proc.stderr
+    assert proc.returncode == 2 and "the prompt is empty; describe what" in proc.stderr
     proc = run_zoo(
         "sample", str(tiny), "--prompt", "a", "--stage", "3", "-o", str(tmp_path / "x.png")
     )

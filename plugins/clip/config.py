@@ -1,4 +1,4 @@
-"""CLIP configuration: both towers, the word vocabulary, and the recipe's settings."""
+"""CLIP configuration: both towers, the tokenizer, and the recipe's settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from zoo.plugins.nn.clip_config import ClipTextConfig
+from zoo.plugins.nn.text_config import BPE
 
 
 class ClipConfig(ClipTextConfig):
@@ -37,9 +38,10 @@ class ClipConfig(ClipTextConfig):
             "text_heads": 2,
             "batch_size": 4,
             "steps": 2,
+            **BPE,
         },
-        "scenes": {},
-        "default": {},
+        "scenes": {**BPE},
+        "default": {**BPE},
     }
 
     @model_validator(mode="after")

@@ -15,9 +15,10 @@ max(100 cos(I, T), 0); ``score`` computes it with these towers.
 Where it differs from CLIP: the image tower is a small VGG-style CNN (3x3 conv,
 batchnorm, ReLU, 2x2 max-pool per stage; the last map flattened so positions
 survive), not a ResNet or ViT; the text tower is a 2-block pre-norm
-transformer over a word vocabulary (the scenes' synonym tables and templates,
-stored in the config) instead of byte-pair tokens, reading a leading BOS token
-with bidirectional attention (as BERT's [CLS]) instead of a causal EOS token;
+transformer reading a leading start token with bidirectional attention (as
+BERT's [CLS]) instead of a causal end token, over CLIP's byte-level BPE learned
+from the training captions (``tokenizer: bpe``) or, in the models trained
+first, a word vocabulary stored in the config (``tokenizer: words``);
 and captions describing the same attributes count as positives in training
 (see the recipe).
 """
@@ -30,7 +31,7 @@ from torch import nn
 
 from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.nn.clip import ClipTexts, TowerPair
-from zoo.plugins.nn.text import WordTokenizer
+from zoo.plugins.nn.text import make_tokenizer
 from zoo.registry.contracts import ReferenceNetwork
 from zoo.registry.errors import RequestError
 
@@ -69,7 +70,7 @@ class ClipNetwork(ClipTexts, ReferenceNetwork):
     def __init__(self, config: ClipConfig) -> None:
         super().__init__(config)
         self.net = TowerPair(ImageTower(config), config)
-        self.tokenizer = WordTokenizer(config.vocabulary)
+        self.tokenizer = make_tokenizer(config)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"clip": self.net}

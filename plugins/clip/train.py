@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +12,7 @@ from zoo.plugins.clip.config import ClipConfig
 from zoo.plugins.clip.model import ClipNetwork
 from zoo.plugins.nn.clip import adamw, contrastive_loss, positives
 from zoo.plugins.nn.schedules import warmup_cosine
+from zoo.plugins.nn.text import learn_tokenizer, tokenizer_summary
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
@@ -41,13 +43,17 @@ class ClipRecipe(Recipe):
         n = len(x)
         self.net.train()
         image = self.net.image(x)
-        text = self.net.text(self.generator.tokenize(batch["caption"]))
+        text = self.generator.text_features(list(batch["caption"]))
         loss = contrastive_loss(self.net, image, text, positives(batch, n, self.device))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.schedule.step()
         return {"loss": loss.item()}
+
+    def prepare(self, split: Mapping[str, Any]) -> None:
+        """With tokenizer "bpe", learn its merges from the split's captions."""
+        learn_tokenizer(self.generator, split)
 
     def recipe_summary(self) -> dict[str, Any]:
         c = self.config
@@ -57,5 +63,6 @@ class ClipRecipe(Recipe):
             "optimizer": "AdamW (no decay on scale, norms, biases, embeddings)",
             "lr": c.lr,
             "weight_decay": c.weight_decay,
+            "tokenizer": tokenizer_summary(c),
             "schedule": f"linear warm-up {c.warmup} steps, cosine decay to 0 at step {c.steps}",
         }

@@ -1,20 +1,18 @@
-"""DALL-E configuration: the discrete VAE, the transformer, the word vocabulary and both phases."""
+"""DALL-E configuration: the discrete VAE, the transformer, the tokenizer and both phases."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from zoo.plugins.nn.scenes import scene_vocabulary
 from zoo.plugins.nn.schedules import first_phase_steps
-from zoo.plugins.nn.text import check_vocabulary
-from zoo.registry.contracts import FamilyConfig
+from zoo.plugins.nn.text_config import BPE, TokenizerConfig
 
 DOWNSAMPLE = 4  # the dVAE's encoder halves the image twice: an S x S image is (S/4)^2 codes
 
 
-class DalleConfig(FamilyConfig):
+class DalleConfig(TokenizerConfig):
     """A small DALL-E (dVAE + decoder-only transformer). The field defaults are the scenes model.
 
     One run trains the dVAE for its ``dvae_steps`` (``dvae_fraction`` of ``steps``), then
@@ -63,14 +61,12 @@ class DalleConfig(FamilyConfig):
         description="share of the steps spent on the dVAE phase; the transformer takes the rest",
     )
 
-    # -- the transformer
-    vocabulary: tuple[str, ...] = Field(
-        default_factory=scene_vocabulary,
-        min_length=1,
-        description="the text tokenizer's words (lower-case letters)",
-    )
+    # -- the transformer (its text tokens: ``TokenizerConfig``)
     text_length: int = Field(
-        default=16, ge=2, le=256, description="text tokens per sequence: BOS, words, padding"
+        default=16,
+        ge=2,
+        le=256,
+        description="text tokens per sequence: start, words or BPE tokens (and end), padding",
     )
     width: int = Field(default=96, ge=8, le=2048, description="transformer width")
     layers: int = Field(default=4, ge=1, le=48, description="transformer blocks")
@@ -110,15 +106,11 @@ class DalleConfig(FamilyConfig):
             "dvae_fraction": 0.5,
             "steps": 2,
             "warmup": 1,
+            **BPE,
         },
-        "scenes": {},
-        "default": {},
+        "scenes": {**BPE},
+        "default": {**BPE},
     }
-
-    @field_validator("vocabulary")
-    @classmethod
-    def _vocabulary(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return check_vocabulary(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> DalleConfig:

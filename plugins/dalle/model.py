@@ -18,8 +18,10 @@ Where it differs, at toy scale: 32x32 images on an 8x8 grid of K = 512 codes (th
 256x256 on 32x32 codes, K = 8192); reconstruction is mean squared error on [0, 1]
 pixels (a Gaussian likelihood) instead of the paper's logit-Laplace distribution,
 and beta is scaled to that per-value MSE; the dVAE is a few convolutions with
-residual blocks at grid size (the paper: deep ResNet stacks); the text is a word
-vocabulary (the scenes' synonyms and templates) padded with one PAD token whose
+residual blocks at grid size (the paper: deep ResNet stacks); the text is CLIP's
+byte-level BPE learned from the training captions (``tokenizer: bpe``; the paper: a
+BPE of 16,384 tokens), or in the models trained first a word vocabulary of the
+scenes' synonyms and templates (``tokenizer: words``), padded with one token whose
 position embedding stands in for the paper's per-position padding tokens;
 attention is dense and causal (the paper mixes row, column and convolutional
 sparse masks) with learned position embeddings over the whole sequence (the paper
@@ -39,7 +41,7 @@ from torch import nn
 
 from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.nn.autoencoder import ResBlock
-from zoo.plugins.nn.text import RESERVED, WordTokenizer
+from zoo.plugins.nn.text import PerRequest, ReadsText, make_tokenizer
 from zoo.plugins.nn.transformer import Block, Past
 from zoo.registry.contracts import Autoencoder, AutoregressiveGenerator, Conditions
 from zoo.registry.errors import RequestError
@@ -126,7 +128,7 @@ class Transformer(nn.Module):
     def __init__(self, config: DalleConfig) -> None:
         super().__init__()
         c = config
-        self.text_vocab = len(c.vocabulary) + RESERVED
+        self.text_vocab = c.text_rows
         self.token = nn.Embedding(self.text_vocab + c.codebook_size, c.width)
         # inputs are positions 0 .. T + L - 2: the last image code is only ever a target
         self.position = nn.Parameter(torch.zeros(c.text_length + c.image_tokens - 1, c.width))
@@ -159,13 +161,14 @@ def _init(m: nn.Module) -> None:
 # -- the generator ------------------------------------------------------------------------
 
 
-class DalleGenerator(AutoregressiveGenerator, Autoencoder):
+class DalleGenerator(ReadsText, AutoregressiveGenerator, Autoencoder):
     """A trained DALL-E as the zoo sees it.
 
     Tokens drawn per image are the ``image_tokens`` codes of the grid in raster
     order; ``vocab_size`` is K. As an Autoencoder it is the dVAE: ``encode`` gives
     the argmax codes (B, L), ``decode`` draws them, so ``zoo reconstruct`` shows
-    what the transformer's tokens can express.
+    what the transformer's tokens can express. Its text is read by ``tokenizer``
+    (``ReadsText``: a BPE model reads it from the folder's ``tokenizer/``).
     """
 
     family = "dalle"
@@ -176,7 +179,8 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
         super().__init__(config)
         self.dvae = DiscreteVAE(config)
         self.transformer = Transformer(config)
-        self.tokenizer = WordTokenizer(config.vocabulary)
+        self.tokenizer = make_tokenizer(config)
+        self._prompt = PerRequest()
 
     def networks(self) -> dict[str, nn.Module]:
         return {"dvae": self.dvae, "transformer": self.transformer}
@@ -187,16 +191,17 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
     # -- text
 
     def tokenize(self, texts: Sequence[str], *, strict: bool = False) -> torch.Tensor:
-        """Texts -> (N, text_length) int64: BOS, one id per word, PAD to the end.
+        """Texts -> (N, text_length) int64: the start token, the text's tokens (and with
+        "bpe" the end token), padding (``tokenizer.pad_id``) to the end.
 
-        Words are runs of letters after lower-casing (``WordTokenizer``). Training
-        (``strict=False``) maps unknown words to UNK and cuts long texts; a prompt
-        (``strict=True``) with an unknown word, no word or too many words is refused
-        with a RequestError.
+        Training (``strict=False``) reads any text and cuts long ones. A prompt
+        (``strict=True``) goes through ``tokenizer.check_prompt`` first: empty is refused;
+        with "words" so are an unknown word, no word or too many words; with "bpe" a long
+        prompt is cut with one notice.
         """
         if strict:
             for text in texts:
-                self.tokenizer.check_prompt(text, self.config.text_length - 1, EXAMPLE_PROMPT)
+                self.tokenizer.check_prompt(text, self.config.text_length, EXAMPLE_PROMPT)
         return self.tokenizer(texts, self.config.text_length, fixed=True)
 
     # -- AutoregressiveGenerator
@@ -222,7 +227,7 @@ class DalleGenerator(AutoregressiveGenerator, Autoencoder):
             )
         if conditions.negative_prompt is not None:
             raise RequestError("dalle takes no negative prompt; drop --negative-prompt")
-        text = self.tokenize([prompt], strict=True)
+        text = self._prompt(conditions, lambda: self.tokenize([prompt], strict=True))
         n = len(seeds)
         return {"text": text.expand(n, -1).clone(), "prompt": [prompt] * n}
 

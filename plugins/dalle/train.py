@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +13,7 @@ from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.dalle.model import DalleGenerator, gumbel_softmax, kl_to_uniform
 from zoo.plugins.nn.scenes import NUM_STREAMS, caption
 from zoo.plugins.nn.schedules import phase_schedule
-from zoo.plugins.nn.text import PAD
+from zoo.plugins.nn.text import learn_tokenizer, tokenizer_summary
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
@@ -120,9 +121,10 @@ class DalleRecipe(Recipe):
         t = text.shape[1]
         self.gpt.train()
         h, _ = self.gpt(torch.cat([text, codes + self.gpt.text_vocab], dim=1)[:, :-1])
-        # text: predict tokens 1..T-1; the padding after the first PAD carries no information
+        # text: predict tokens 1..T-1; the padding after the first pad carries no information
+        pad = self.generator.tokenizer.pad_id
         target = text[:, 1:]
-        keep = (target != PAD) | (text[:, :-1] != PAD)
+        keep = (target != pad) | (text[:, :-1] != pad)
         ce_text = F.cross_entropy(self.gpt.text_head(h[:, : t - 1])[keep], target[keep])
         image_logits = self.gpt.image_head(h[:, t - 1 :])
         ce_image = F.cross_entropy(image_logits.flatten(0, 1), codes.flatten())
@@ -135,6 +137,10 @@ class DalleRecipe(Recipe):
         return {"ce_text": ce_text.item(), "ce_image": ce_image.item()}
 
     # -- bookkeeping
+
+    def prepare(self, split: Mapping[str, Any]) -> None:
+        """With tokenizer "bpe", learn its merges from the split's captions."""
+        learn_tokenizer(self.generator, split)
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         return {"dvae": self.dvae, "transformer": self.gpt}
@@ -167,6 +173,7 @@ class DalleRecipe(Recipe):
                 f"{c.text_loss_weight:g} * CE(text tokens) + {1 - c.text_loss_weight:g} * "
                 "CE(image tokens), next-token prediction with causal attention"
             ),
+            "tokenizer": tokenizer_summary(c),
             "captions": "scenes: a fresh caption of each scene every step (template, synonyms)",
             "optimizer": "dVAE: Adam; transformer: AdamW (betas 0.9, 0.95; no decay on "
             "embeddings, norms, biases), gradient norm clipped at 1",

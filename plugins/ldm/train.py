@@ -33,14 +33,12 @@ import torch.nn.functional as F
 
 from zoo.plugins.ldm.config import UNTRAINED, LDMConfig
 from zoo.plugins.ldm.model import LatentDiffusionGenerator
-from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
+from zoo.plugins.nn.clip_bpe import BYTE_TOKENS, CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.diffusion import EMA, q_sample, target_for
 from zoo.plugins.nn.scenes import NUM_STREAMS, caption
 from zoo.plugins.nn.sd_vae import KLAutoencoder
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
-
-BYTE_TOKENS = 514  # CLIP's 256 byte symbols, their end-of-word forms, start and end
 
 
 class LDMRecipe(Recipe):

@@ -8,10 +8,11 @@ logits of a batch are s I T^T with a learned scale s = exp(t) (init 1 / temperat
 capped at 100), and the loss is the symmetric cross-entropy of images to their captions
 and captions to their images (InfoNCE, van den Oord et al. 2018).
 
-The text tower differs from CLIP's: a pre-norm transformer over a word vocabulary (the
-scenes' synonym tables and templates, stored in the config) instead of byte-pair tokens,
-reading a leading BOS token with bidirectional attention (as BERT's [CLS]) instead of a
-causal EOS token.
+The text tower differs from CLIP's: a pre-norm transformer reading a leading start token
+with bidirectional attention (as BERT's [CLS]) instead of a causal end token. Its tokens
+are CLIP's byte-level BPE learned from the training captions (``tokenizer: bpe``), or,
+in the models trained first, a word vocabulary stored in the config (``tokenizer: words``;
+``plugins/nn/text.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.nn.scenes import same_scene
-from zoo.plugins.nn.text import PAD, WordTokenizer
+from zoo.plugins.nn.text import PAD, ReadsText
 from zoo.plugins.nn.transformer import Block
 from zoo.registry.errors import RequestError
 
@@ -36,12 +37,13 @@ CANDIDATES = 100  # captions a retrieval query chooses among
 
 
 class TextTower(nn.Module):
-    """Token ids (B, T), BOS first, 0-padded -> (B, D) unnormalised embeddings."""
+    """Token ids (B, T), the start token first, padded with ``pad_id`` -> (B, D)
+    unnormalised embeddings."""
 
     def __init__(self, config: ClipTextConfig) -> None:
         super().__init__()
         width = config.text_width
-        self.token = nn.Embedding(len(WordTokenizer(config.vocabulary)), width)
+        self.token = nn.Embedding(config.text_rows, width)
         self.position = nn.Parameter(0.02 * torch.randn(config.max_tokens, width))
         self.blocks = nn.ModuleList(
             Block(width, config.text_heads) for _ in range(config.text_layers)
@@ -49,8 +51,8 @@ class TextTower(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.project = nn.Linear(width, config.num_features, bias=False)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        keep = ids != PAD
+    def forward(self, ids: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
+        keep = ids != pad_id
         h = self.token(ids) + self.position[: ids.shape[1]]
         for block in self.blocks:
             h, _ = block(h, keep=keep)
@@ -74,22 +76,23 @@ class TowerPair(nn.Module):
         return self.log_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
 
 
-class ClipTexts:
+class ClipTexts(ReadsText):
     """The text side of a CLIP-like reference network (mixed in before ReferenceNetwork):
-    ``tokenize``, ``check_prompt`` and ``encode_text`` over ``self.net``, a ``TowerPair``,
-    and ``self.tokenizer``, a ``WordTokenizer`` of the config's vocabulary."""
+    ``tokenize``, ``check_prompt``, ``text_features`` and ``encode_text`` over ``self.net``,
+    a ``TowerPair``, and ``self.tokenizer``, the config's (``ReadsText``: a BPE model reads
+    its tokenizer from the folder's ``tokenizer/``)."""
 
     config: ClipTextConfig
     net: TowerPair
-    tokenizer: WordTokenizer
 
     def _device(self) -> torch.device:
         return self.net.log_scale.device
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> ids (N, T) int64: BOS, then one id per word (UNK if unknown), 0-padded
-        to the longest (``WordTokenizer``: a plural the vocabulary lacks falls back to its
-        singular, "circles" -> circle); texts longer than ``max_tokens`` - 1 words are cut.
+        """Texts -> ids (N, T) int64: the start token, the text's tokens (with "words",
+        UNK for an unknown word, and a plural the vocabulary lacks read as its singular;
+        with "bpe", any text, then the end token), padded to the longest; texts longer than
+        ``max_tokens`` are cut.
         """
         if isinstance(texts, str):
             raise RequestError(
@@ -98,14 +101,19 @@ class ClipTexts:
         return self.tokenizer(texts, self.config.max_tokens).to(self._device())
 
     def check_prompt(self, text: str, example: str | None = None) -> None:
-        """Refuse a prompt with a word outside the vocabulary, no word, or more words than
-        ``max_tokens`` - 1 (``WordTokenizer.check_prompt``); ``encode_text`` itself reads
-        any text (unknown words as UNK), as the metrics need for a dataset's captions."""
-        self.tokenizer.check_prompt(text, self.config.max_tokens - 1, example)
+        """Refuse an empty prompt and, with "words", one with a word outside the vocabulary
+        or more words than ``max_tokens`` - 1; with "bpe", a prompt past ``max_tokens`` is
+        cut with one notice (``plugins/nn/text.py``). ``encode_text`` itself reads any text
+        (unknown words as UNK), as the metrics need for a dataset's captions."""
+        self.tokenizer.check_prompt(text, self.config.max_tokens, example)
+
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        """N texts -> (N, num_features) unnormalised text embeddings (what training reads)."""
+        return self.net.text(self.tokenize(texts), self.tokenizer.pad_id)
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         """N texts -> (N, num_features) unit-length text embeddings (empty text allowed)."""
-        return F.normalize(self.net.text(self.tokenize(texts)), dim=-1)
+        return F.normalize(self.text_features(texts), dim=-1)
 
 
 def positives(batch: dict[str, Any], n: int, device: torch.device) -> torch.Tensor:

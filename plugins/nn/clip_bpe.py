@@ -47,6 +47,8 @@ EOS_TOKEN = "<|endoftext|>"
 END_OF_WORD = "</w>"
 MERGES_HEADER = "#version: 0.2"
 CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")  # after an apostrophe, tried in order
+BYTE_TOKENS = 514  # a learned vocabulary's tokens besides its merges: 256 bytes, their </w>
+# forms, the start and the end token
 
 # Unicode White_Space: what the tokenizers library's regex \s matches. Python's
 # str.isspace() also counts U+001C..U+001F, which CLIP keeps as punctuation.

@@ -4,24 +4,22 @@ defaults are the scenes models'."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from zoo.plugins.nn.scenes import scene_vocabulary
-from zoo.plugins.nn.text import check_vocabulary
-from zoo.registry.contracts import FamilyConfig
+from zoo.plugins.nn.text_config import TokenizerConfig
 
 
-class ClipTextConfig(FamilyConfig):
-    """The word vocabulary, the text transformer, the embedding width and the temperature."""
+class ClipTextConfig(TokenizerConfig):
+    """The tokenizer (``TokenizerConfig``), the text transformer, the embedding width and the
+    temperature."""
 
     num_features: int = Field(default=128, ge=2, le=1024, description="shared embedding width")
-    vocabulary: tuple[str, ...] = Field(
-        default_factory=scene_vocabulary,
-        min_length=1,
-        description="the tokenizer's words (lower-case letters); others map to UNK",
-    )
     max_tokens: int = Field(
-        default=24, ge=2, le=256, description="tokens per text, the leading BOS included"
+        default=24,
+        ge=2,
+        le=256,
+        description="tokens per text, the leading start token included (and, with 'bpe', "
+        "the end token)",
     )
     text_width: int = Field(default=96, ge=4, le=1024, description="text transformer width")
     text_layers: int = Field(default=2, ge=1, le=12, description="text transformer blocks")
@@ -29,11 +27,6 @@ class ClipTextConfig(FamilyConfig):
     temperature: float = Field(
         default=0.07, gt=0.01, le=1, description="initial softmax temperature (learned after)"
     )
-
-    @field_validator("vocabulary")
-    @classmethod
-    def _vocabulary(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return check_vocabulary(v)
 
     @model_validator(mode="after")
     def _heads(self) -> ClipTextConfig:

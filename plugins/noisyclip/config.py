@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from zoo.plugins.nn.clip_config import ClipTextConfig
+from zoo.plugins.nn.text_config import BPE
 from zoo.plugins.nn.unet_config import NoiseAwareConfig
 
 SCENES: dict[str, Any] = {
@@ -45,7 +46,8 @@ class NoisyClipConfig(NoiseAwareConfig, ClipTextConfig):
             "batch_size": 4,
             "steps": 3,
             "warmup": 0,
+            **BPE,
         },
-        "scenes": SCENES,
-        "default": SCENES,
+        "scenes": {**SCENES, **BPE},
+        "default": {**SCENES, **BPE},
     }

@@ -17,7 +17,8 @@ As a reference network it reads clean images (t = 0): ``features`` there and
 ``encode_text``, so ``zoo reference-eval`` reports its caption retrieval, at several noise
 levels (``evaluate.py``).
 
-Where it differs: the scenes' word vocabulary and a few hundred thousand parameters,
+Where it differs: a tokenizer learned from the scenes' captions (or, in the models trained
+first, their word vocabulary) and a few hundred thousand parameters,
 trained for minutes on a CPU; averaged pooling instead of attention pooling.
 """
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.plugins.nn.clip import ClipTexts, TowerPair
-from zoo.plugins.nn.text import WordTokenizer
+from zoo.plugins.nn.text import make_tokenizer
 from zoo.plugins.nn.unet import noisy_encoder
 from zoo.plugins.noisyclip.config import NoisyClipConfig
 from zoo.registry.contracts import ReferenceNetwork
@@ -44,7 +45,7 @@ class NoisyClipNetwork(ClipTexts, ReferenceNetwork, NoiseAwareNetwork):
         super().__init__(config)
         # the encoder's linear head is the projection into the shared space
         self.net = TowerPair(noisy_encoder(config, config.num_features), config)
-        self.tokenizer = WordTokenizer(config.vocabulary)
+        self.tokenizer = make_tokenizer(config)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"clip": self.net}

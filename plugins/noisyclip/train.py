@@ -3,6 +3,7 @@ uniform over the schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 from zoo.plugins.nn.clip import adamw, contrastive_loss, positives
 from zoo.plugins.nn.diffusion import q_sample
 from zoo.plugins.nn.schedules import warmup_cosine
+from zoo.plugins.nn.text import learn_tokenizer, tokenizer_summary
 from zoo.plugins.noisyclip.config import NoisyClipConfig
 from zoo.plugins.noisyclip.model import NoisyClipNetwork
 from zoo.registry.contracts import DataNeeds, Recipe
@@ -56,7 +58,7 @@ class NoisyClipRecipe(Recipe):
         x_t = q_sample(x_0, t, torch.randn_like(x_0), self.alphas_cumprod)
         self.net.train()
         image = self.net.image(x_t, t)
-        text = self.net.text(self.generator.tokenize(batch["caption"]))
+        text = self.generator.text_features(list(batch["caption"]))
         loss = contrastive_loss(self.net, image, text, positives(batch, n, self.device))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -64,6 +66,10 @@ class NoisyClipRecipe(Recipe):
         self.opt.step()
         self.lr.step()
         return {"loss": loss.item(), "scale": self.net.logit_scale().item()}
+
+    def prepare(self, split: Mapping[str, Any]) -> None:
+        """With tokenizer "bpe", learn its merges from the split's captions."""
+        learn_tokenizer(self.generator, split)
 
     def recipe_summary(self) -> dict[str, Any]:
         c = self.config
@@ -75,5 +81,6 @@ class NoisyClipRecipe(Recipe):
             "schedule": f"{s.beta_schedule} betas, T = {s.num_train_timesteps} (the guided model's)",
             "optimizer": f"AdamW lr {c.lr}, weight decay {c.weight_decay} (none on scale, "
             "norms, biases, embeddings), grad norm clipped at 1",
+            "tokenizer": tokenizer_summary(c),
             "lr_schedule": f"linear warm-up {c.warmup} steps, cosine decay to 0 at step {c.steps}",
         }

@@ -5,7 +5,9 @@ Stacked Generative Adversarial Networks" (2017), arXiv:1612.03242.
 
 - Text embedding: the paper uses a pretrained, frozen char-CNN-RNN encoder; here
   the frozen text tower of the zoo's CLIP for the dataset (``text_encoder``,
-  clip-scenes), loaded through the zoo and kept out of this model's weights.
+  clip-scenes), loaded through the zoo and kept out of this model's weights. The
+  CLIP's tokenizer is this model's: prompts meet its rules (``check_prompt``), and a
+  StackGAN trained on a BPE CLIP reads any text.
 - Conditioning Augmentation: c ~ N(mu(e), diag(sigma(e)^2)) with mu, log sigma^2 a
   linear map of the embedding e, plus kl_weight * KL(N(mu, sigma^2) || N(0, I)) in
   G's loss; it makes the few embeddings a dataset has cover a smooth neighbourhood.
@@ -41,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.plugins.nn.gan import dcgan_init, to_unit
+from zoo.plugins.nn.text import PerRequest
 from zoo.plugins.stackgan.config import StackGANConfig, StackGANOptions
 from zoo.registry.contracts import Conditions, OneShotGenerator
 from zoo.registry.errors import RequestError
@@ -172,6 +175,7 @@ class StackGANGenerator(OneShotGenerator):
     def __init__(self, config: StackGANConfig) -> None:
         super().__init__(config)
         self.net = StackGANNetwork(config)
+        self._prompt = PerRequest()
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.net}
@@ -205,6 +209,11 @@ class StackGANGenerator(OneShotGenerator):
             )
         return e.clone() * self.config.text_dim**0.5
 
+    def _read_prompt(self, prompt: str) -> torch.Tensor:
+        """(1, text_dim) embedding of a prompt that meets the text encoder's rules."""
+        self.text_encoder().check_prompt(prompt, EXAMPLE_PROMPT)
+        return self.embed([prompt])
+
     def inputs(
         self, conditions: Conditions, options: Options, seeds: Sequence[int]
     ) -> dict[str, Any]:
@@ -216,8 +225,7 @@ class StackGANGenerator(OneShotGenerator):
             raise RequestError(
                 f"stackgan draws what a caption says: pass --prompt '{EXAMPLE_PROMPT}'"
             )
-        self.text_encoder().check_prompt(prompt, EXAMPLE_PROMPT)
-        e = self.embed([prompt]).expand(len(seeds), -1)
+        e = self._prompt(conditions, lambda: self._read_prompt(prompt)).expand(len(seeds), -1)
         eps = []
         for s in seeds:
             g = torch.Generator().manual_seed(stream_seed(s, "stackgan.augmentation"))
