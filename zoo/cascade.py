@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from operator import mul
 from typing import TYPE_CHECKING, Any
 
 from zoo.registry.errors import CardError
@@ -122,9 +124,9 @@ def run_stage(
     classes = nxt.resolved.option_classes(spec)
     options, own = classes["family"](), carried(sampler_options, classes["sampler"])
     where = f"the '{stage.role}' component of '{model.id}' ({nxt.id})"
-    out, later = [], []
+    out: list[torch.Tensor] = []
+    later: list[dict[str, Any]] = []
     for k, seed in enumerate(seeds):
-        left = len(seeds) - k - 1
         image = stage_image(images[k : k + 1], nxt.generator, where)
         drawn, later = nxt.draw(
             replace(stage.stage_conditions, image=image),
@@ -136,7 +138,7 @@ def run_stage(
             guidance=None,
             batch_size=1,
             tally=tally,
-            ahead=lambda total, left=left: total * left,
+            ahead=partial(mul, len(seeds) - k - 1),  # the images still to finish
         )
         out.append(drawn)
     record: dict[str, Any] = {
