@@ -82,20 +82,23 @@ def test_the_cascade_draws_the_upsamplers_size_the_same_twice_and_per_image(fold
     assert not torch.equal(other.images[0], a.images[0])
 
 
-def test_each_stage_is_the_model_drawn_alone(folders, tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", [{}, {"autocast": "none"}])
+def test_each_stage_is_the_model_drawn_alone(folders, given, tmp_path: Path) -> None:
     """The base's image k is the base model's, and the upsampler finishes it as if drawn alone
-    from that image's PNG with the stage's seed."""
+    from that image's PNG with the stage's seed (and the sampler options given)."""
     m = zoo.load(str(folders["cascade"]), device="cpu")
-    final = m.sample(n=2, seed=7, prompt=PROMPT, height=16, width=16, **FAST)
-    base = m.sample(n=2, seed=7, prompt=PROMPT, stage="base", steps=2)
+    final = m.sample(n=2, seed=7, prompt=PROMPT, height=16, width=16, **FAST, **given)
+    base = m.sample(n=2, seed=7, prompt=PROMPT, stage="base", steps=2, **given)
     assert base.images.shape == (2, 3, 8, 8)
-    plain = zoo.load(str(folders["base"]), device="cpu").sample(n=2, seed=7, prompt=PROMPT, steps=2)
-    assert torch.equal(base.images, plain.images)
+    plain = zoo.load(str(folders["base"]), device="cpu")
+    assert torch.equal(
+        base.images, plain.sample(n=2, seed=7, prompt=PROMPT, steps=2, **given).images
+    )
     assert "stages" not in base.records[0]
     up = zoo.load(str(folders["up"]), device="cpu")
     for k, path in enumerate(base.save(tmp_path / "base")):
         seed = stage_seed(7 + k, "upsampler")
-        alone = up.sample(n=1, seed=seed, prompt=PROMPT, image=str(path), steps=2)
+        alone = up.sample(n=1, seed=seed, prompt=PROMPT, image=str(path), steps=2, **given)
         assert torch.equal(alone.images[0], final.images[k])
 
 
