@@ -7,7 +7,8 @@ Image tensors are (B, C, H, W) float in [0, 1] unless stated otherwise.
 What a generator can do beyond the minimum is declared here, as class attributes or
 methods with defaults, never probed with ``getattr``: ``options_class``, ``seed_varies``,
 ``eval_metrics``, ``truncates_latent``, ``image_rule()``, ``shape_for()``,
-``example_request()``, ``drawn_labels()``, ``eval_datasets()``.
+``example_request()``, ``required_conditions()``, ``drawn_labels()``, ``eval_datasets()``,
+``next_stage()``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,35 @@ class Draw:
                 self.progress(done[0], total)
 
         return tick
+
+
+@dataclass(frozen=True)
+class NextStage:
+    """A cascade's next model: another model that finishes each image a generator drew
+    (an upsampler), as ``Generator.next_stage`` asks for it.
+
+    The app then (1) draws the generator's own images under ``conditions`` with the
+    request's seeds, sampler, steps and guidance; (2) loads the component of ``role`` as a
+    model of its own (``component_refs`` or the card's ``zoo.components``); (3) draws each
+    image k again through that model, alone, seeded ``stream_seed(seed_k, "cascade." + role)``
+    (so image k is the same in any batch), under ``stage_conditions`` with ``image`` set to
+    image k rounded to 8 bits as a PNG holds it, with ``steps`` and ``sampler`` (None: that
+    model's defaults), its default guidance, its family's default options and the request's
+    sampler options its sampler also takes. That model may name a next stage of its own.
+
+    Attributes:
+        role: the component that draws the next stage, e.g. "upsampler".
+        conditions: the generator's own conditions: the request's, at the size it draws.
+        stage_conditions: the next model's, without the image (the app adds each one): what
+            carries over (the prompt) and the final size asked for.
+        steps, sampler: the next model's steps and sampler name; None: its own defaults.
+    """
+
+    role: str
+    conditions: Conditions
+    stage_conditions: Conditions
+    steps: int | None = None
+    sampler: str | None = None
 
 
 def shape_of_input(channels: int, conditions: Conditions) -> tuple[int, int, int]:
@@ -346,6 +376,21 @@ class Generator(Network):
     def example_request(self) -> dict[str, Any]:
         """Request fields a first draw needs (e.g. a prompt), for samples.png and ``zoo bench``."""
         return {}
+
+    def required_conditions(self) -> tuple[Capability, ...]:
+        """Conditions without which it draws nothing, e.g. ('image',) for an upsampler: the
+        contract checks put them into every request they make. Default: none."""
+        return ()
+
+    def next_stage(self, conditions: Conditions, options: Options) -> NextStage | None:
+        """The model that finishes this draw's images, when ``conditions`` and ``options`` ask
+        for a cascade (a base model asked for its upsampler's size), else None.
+
+        Called by the app once per draw, before drawing; the model of ``role`` must take an
+        image (see ``NextStage`` for how the app runs it). Raises RequestError for a request
+        that no stage fits. Default: None, the model draws the images alone.
+        """
+        return None
 
     def drawn_labels(self, conditions: Conditions, seeds: Sequence[int]) -> list[int] | None:
         """The class label each image drew when the request named none, else None.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import __version__
+from zoo.cascade import Tally, run_stage, stage_model
 from zoo.catalog import Resolved, option_names, resolve
 from zoo.device import manager
 from zoo.registry.discovery import load_object
@@ -26,7 +27,8 @@ from zoo.registry.seeds import image_seeds
 if TYPE_CHECKING:
     import torch
 
-    from zoo.registry.contracts import Generator
+    from zoo.registry.contracts import Conditions, Generator
+    from zoo.registry.options import Options
 
 
 @dataclass
@@ -150,47 +152,89 @@ class Model:
         """Draw the images of ``request`` (or only those of ``seeds``, a subset of its seeds).
 
         ``progress`` is called with (done, total) as the sampler goes: denoising steps,
-        tokens or batches, whichever its process counts.
+        tokens or batches, whichever its process counts; a cascade's later stages count too
+        (``zoo.cascade.Tally``).
         """
-        import torch
-
         from zoo.conditions import decode
-        from zoo.registry.contracts import Draw
 
         r = self.resolved
         r.check(request)
-        spec = r.sampler_spec(request.sampler)
+        options = r.options(request)
+        conditions = decode(request, self.generator, r.name)
+        seeds = image_seeds(request.seed, request.n) if seeds is None else list(seeds)
+        images, stages = self.draw(
+            conditions,
+            seeds,
+            options=options["family"],
+            sampler=request.sampler,
+            sampler_options=options["sampler"],
+            steps=request.steps,
+            guidance=request.guidance,
+            batch_size=request.batch_size,
+            tally=Tally(progress),
+        )
+        labels = self.generator.drawn_labels(conditions, seeds)
+        return Samples(
+            images=images,
+            records=self.records(request, seeds, labels, stages),
+            request=self.whole(request, stages),
+        )
+
+    def draw(
+        self,
+        conditions: Conditions,
+        seeds: list[int],
+        *,
+        options: Options,
+        sampler: str | None,
+        sampler_options: Options,
+        steps: int | None,
+        guidance: float | None,
+        batch_size: int,
+        tally: Tally,
+        ahead: Callable[[int], int] = lambda total: 0,
+    ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """Draw decoded ``conditions`` with ``seeds``: this model's images, then those of the
+        stages its generator's ``next_stage`` asks for (a cascade, ``zoo.cascade``).
+
+        Returns (images (N, C, H, W) in [0, 1], one record per later stage: its role, model,
+        revision and sampler). ``ahead(total)``: progress units reckoned after this draw.
+        """
+        import torch
+
+        from zoo.registry.contracts import Draw
+
+        r = self.resolved
+        spec = r.sampler_spec(sampler)
         if spec is None:
             raise RequestError(f"model '{r.name}' draws no images")
-        options = r.options(request)
         sampler_class = load_object(spec.sampler)
         if not isinstance(self.generator, sampler_class.generator_class):
             raise RequestError(
                 f"sampler '{spec.name}' cannot drive '{r.name}' (a {type(self.generator).__name__})"
             )
-        conditions = decode(request, self.generator, r.name)
-        self.generator.shape_for(conditions)
-        seeds = image_seeds(request.seed, request.n) if seeds is None else list(seeds)
+        stage = self.generator.next_stage(conditions, options)
+        own = conditions if stage is None else stage.conditions
+        self.generator.shape_for(own)
+        nxt = None if stage is None else stage_model(self, stage.role)
         draw = Draw(
             seeds=tuple(seeds),
-            conditions=conditions,
-            options=options["family"],
-            sampler_options=options["sampler"],
+            conditions=own,
+            options=options,
+            sampler_options=sampler_options,
             device=self.device,
-            batch_size=request.batch_size,
-            steps=request.steps,
-            guidance=request.guidance,
-            progress=progress,
+            batch_size=batch_size,
+            steps=steps,
+            guidance=guidance,
+            progress=tally.part(lambda t: ahead(t) + (t if stage is not None else 0)),
         )
         images = sampler_class().sample(self.generator, draw)
+        tally.finish()
         if not torch.isfinite(images).all():
             raise NumericsError(f"model '{r.name}' produced NaN/Inf values (try --dtype float32)")
-        labels = self.generator.drawn_labels(conditions, seeds)
-        return Samples(
-            images=images,
-            records=self.records(request, seeds, labels),
-            request=self.whole(request),
-        )
+        if stage is None or nxt is None:
+            return images, []
+        return run_stage(self, stage, nxt, images, seeds, sampler_options, tally)
 
     def reconstruct(
         self, images: Any, *, noise: float = 0.0, seed: int = 0
@@ -221,8 +265,11 @@ class Model:
     def sampler_name(self, request: SampleRequest) -> str:
         return request.sampler or self.resolved.default_sampler() or ""
 
-    def whole(self, request: SampleRequest) -> dict[str, Any]:
-        """The parameters of a whole request (what a grid PNG carries)."""
+    def whole(
+        self, request: SampleRequest, stages: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The parameters of a whole request (what a grid PNG carries); ``stages``: the later
+        models of a cascade that drew it (provenance: ``--from`` replays the request)."""
         r = self.resolved
         asked = request.model_dump(
             mode="json", exclude_none=True, exclude={"n", "seed", "batch_size", "sampler"}
@@ -246,18 +293,24 @@ class Model:
             "sampler": self.sampler_name(request),
             "zoo": __version__,
             **asked,
+            **({"stages": stages} if stages else {}),
             "seed": request.seed,
             "n": request.n,
         }
 
     def records(
-        self, request: SampleRequest, seeds: list[int], labels: list[int] | None = None
+        self,
+        request: SampleRequest,
+        seeds: list[int],
+        labels: list[int] | None = None,
+        stages: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Per-image parameters: each redraws its image alone (n=1, its own seed).
 
-        ``labels``: the class each image drew when the request named none.
+        ``labels``: the class each image drew when the request named none; ``stages``: as
+        for ``whole``.
         """
-        base = self.whole(request)
+        base = self.whole(request, stages)
         out = []
         for k, s in enumerate(seeds):
             rec = {**base, "seed": s, "n": 1}

@@ -79,10 +79,13 @@ def _request_options(
     num_classes: int | None,
     process: str,
     image: str | None = None,
+    required: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """One set of request options per capability a generic check can exercise.
 
     ``image``: a condition PNG for image-conditioned families (see ``_condition_png``).
+    ``required``: the generator's ``required_conditions()``, put into every set (an
+    upsampler draws nothing without its image).
     """
     extra: dict[str, Any] = {"steps": DIFFUSION_STEPS} if process == "diffusion" else {}
     options: list[dict[str, Any]] = []
@@ -104,6 +107,9 @@ def _request_options(
         options.append({**extra, "image": image})
     if not options:
         raise check.fail(f"the generic checks cannot draw requests for {list(capabilities)}")
+    if "image" in required:
+        check.expect(image is not None, "requires an input image but gives no condition_shape()")
+        options = [{**o, "image": image} for o in options]
     return options
 
 
@@ -418,7 +424,9 @@ def _check_generator(
         sampler = load_object(reg.samplers[sampler_name].sampler)()
     tmp = tempfile.TemporaryDirectory(prefix=f"zoo-check-{spec.name}-")
     image = _condition_png(check, generator, Path(tmp.name))
-    options = _request_options(check, caps, generator.num_classes, process, image)
+    with check.stage("asking the generator for required_conditions()"):
+        required = tuple(generator.required_conditions())
+    options = _request_options(check, caps, generator.num_classes, process, image, required)
 
     sampler_spec = reg.samplers[sampler_name]
     with check.stage("loading the options classes"):
@@ -738,8 +746,15 @@ def check_model(model_id: str, *, n: int = 2, seed: int = 0) -> None:
     shape = tuple(model.generator.image_shape)
     tmp = tempfile.TemporaryDirectory(prefix="zoo-check-model-")
     image = _condition_png(check, model.generator, Path(tmp.name))
+    with check.stage("asking the generator for required_conditions()"):
+        required = tuple(model.generator.required_conditions())
     options = _request_options(
-        check, tuple(res.family.capabilities), res.num_classes, res.family.process or "", image
+        check,
+        tuple(res.family.capabilities),
+        res.num_classes,
+        res.family.process or "",
+        image,
+        required,
     )
 
     def draw(k: int, s: int, opts: dict[str, Any]) -> Any:

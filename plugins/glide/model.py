@@ -24,6 +24,9 @@ are appended to the keys and values of every attention layer of the U-Net.
   canvas masked).
 - an upsampler (``low_res_size``): the low-resolution ``--image``, bilinearly upsampled, is C
   extra input channels.
+- a cascade: a base whose card names an ``upsampler`` component draws at that upsampler's size
+  (``--height/--width``, or ``--stage cascade``) by drawing its own images and handing each,
+  with the prompt, to the upsampler (``next_stage``; the app runs the stages).
 
 Where it differs: tiny networks trained for an hour on a CPU, 32x32 scenes; padding tokens are
 masked out of the attention.
@@ -33,8 +36,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +46,7 @@ import torch.nn.functional as F
 from zoo.plugins.glide.config import GlideConfig, GlideOptions
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.glide import GlideUNet, TextTransformer
-from zoo.registry.contracts import Conditions, ImageRule, ReferenceNetwork
+from zoo.registry.contracts import Conditions, ImageRule, NextStage, ReferenceNetwork
 from zoo.registry.diffusion import (
     DiffusionGenerator,
     GradientGuide,
@@ -52,6 +56,9 @@ from zoo.registry.diffusion import (
 )
 from zoo.registry.errors import CardError, RequestError
 from zoo.registry.options import Options
+
+if TYPE_CHECKING:
+    from zoo.registry.schemas import Capability
 
 TOKENIZER_FOLDER = "tokenizer"
 DEFAULT_STRENGTH = 0.8  # img2img without --strength
@@ -167,6 +174,68 @@ class GlideGenerator(DiffusionGenerator):
 
     def example_request(self) -> dict[str, Any]:
         return {"prompt": self.config.example_prompt}
+
+    def required_conditions(self) -> tuple[Capability, ...]:
+        return ("image",) if self.config.low_res_size else ()
+
+    # -- the cascade -----------------------------------------------------------------
+
+    def next_stage(self, conditions: Conditions, options: Options) -> NextStage | None:
+        """The card's ``upsampler`` component when the request asks for its size (or for
+        ``--stage cascade``); None for the base alone."""
+        stage = options.stage if isinstance(options, GlideOptions) else None
+        if stage == "base":
+            return None
+        up = self.components.get("upsampler")
+        if up is None:
+            if stage == "cascade":
+                raise RequestError(
+                    "--stage cascade needs an upsampler: this model's card names no "
+                    "'upsampler' component (zoo.components.upsampler); drop --stage"
+                )
+            return None
+        asked = (conditions.height, conditions.width)
+        if stage is None and asked == (None, None):
+            return None  # the base alone at its own size
+        own = replace(conditions, height=None, width=None)
+        c, h, w = self.shape_for(own)
+        reads = up.condition_shape() if isinstance(up, DiffusionGenerator) else None
+        uh, uw = h, w
+        if reads == (c, h, w):
+            _, uh, uw = up.shape_for(Conditions(image=torch.zeros(1, c, h, w)))
+        if uh <= h or uw <= w:
+            said = f"{reads[2]}x{reads[1]} {reads[0]}-channel" if reads else "no"
+            raise CardError(
+                f"the 'upsampler' component reads {said} images and draws them at no larger "
+                f"size; this model draws {w}x{h} {c}-channel ones: point "
+                "zoo.components.upsampler at an upsampler from them"
+            )
+
+        def fits(size: tuple[int, int]) -> bool:
+            return all(a in (None, b) for a, b in zip(asked, size, strict=True))
+
+        if stage == "cascade" and not fits((uh, uw)):
+            raise RequestError(
+                f"--stage cascade draws {uw}x{uh} (the base's {w}x{h}, then the upsampler); "
+                "drop --height/--width"
+            )
+        if stage is None and not fits((uh, uw)):
+            if fits((h, w)):
+                return None
+            size = f"{conditions.width or w}x{conditions.height or h}"
+            raise RequestError(
+                f"this model draws {w}x{h} (the base) or {uw}x{uh} (the base, then its "
+                f"upsampler), not {size}; ask for one of them, or --stage base to draw the "
+                "base alone at another size"
+            )
+        opts = options if isinstance(options, GlideOptions) else GlideOptions()
+        carried = Conditions(
+            prompt=conditions.prompt,
+            negative_prompt=conditions.negative_prompt,
+            height=uh,
+            width=uw,
+        )
+        return NextStage("upsampler", own, carried, opts.upsampler_steps, opts.upsampler_sampler)
 
     # -- the tokenizer ---------------------------------------------------------------
 

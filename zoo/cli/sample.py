@@ -17,7 +17,7 @@ from zoo.registry.errors import RequestError
 
 # keys of a PNG's parameters that are not request fields or options
 META_KEYS = frozenset(
-    {"model", "revision", "family", "dtype", "sampler", "zoo", "drawn_label", "options"}
+    {"model", "revision", "family", "dtype", "sampler", "zoo", "drawn_label", "options", "stages"}
 )
 DTYPES = ("float32", "float16", "bfloat16")
 
