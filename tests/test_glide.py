@@ -15,9 +15,10 @@ from PIL import Image
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.plugins.glide.config import GlideConfig, GlideOptions
-from zoo.plugins.glide.model import GlideGenerator, PromptTruncatedWarning
+from zoo.plugins.glide.model import GlideGenerator
 from zoo.plugins.glide.train import GlideRecipe
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
+from zoo.plugins.nn.text import PromptTruncatedWarning
 from zoo.registry.contracts import Conditions, Draw
 from zoo.registry.discovery import get_registry, load_object
 from zoo.registry.errors import RequestError
@@ -179,7 +180,7 @@ def test_any_text_draws_and_a_long_one_is_cut_with_one_notice() -> None:
     assert images.shape == (3, 3, 8, 8)
     assert len(notices) == 1
     message = str(notices[0].message)
-    assert "dropped its last" in message and "tail" in message and "\n" not in message
+    assert "the rest is dropped" in message and "tail" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("prompt", ["", "   "])
@@ -331,3 +332,35 @@ def test_the_command_line_draws_and_refuses_an_empty_prompt(
     err = capsys.readouterr().err
     assert err.startswith("zoo: ") and "the prompt is empty" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_text_model_that_takes_images_is_shown_and_timed_from_text_alone(
+    folder: Path, inpaint_folder: Path
+) -> None:
+    """samples.png and `zoo bench` of a text-to-image model that also does img2img and
+    inpainting draw from the prompt alone; no example image is written for them."""
+    import zoo
+    from zoo.registry.cards import read_card
+    from zoo.train import example_options, needs_image
+
+    for where in (folder, inpaint_folder):
+        model = zoo.load(str(where))
+        assert not needs_image(model)
+        assert set(example_options(model)) == {"prompt"}
+        assert not (where / "example-input.png").exists()
+        card, _ = read_card(where)
+        assert "--image" not in card.zoo.sampling["request"]
+
+
+def test_the_truncation_notice_is_one_line_on_the_command_line(
+    folder: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import run_zoo
+
+    long = " ".join(["a red circle on the left"] * 40) + " finalword"
+    proc = run_zoo("sample", str(folder), "--prompt", long, "-n", "2", "--steps", "2",
+                   "-o", str(tmp_path / "grid.png"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "zoo: warning:" in line]
+    assert len(notes) == 1 and "finalword" in notes[0], proc.stderr
+    assert "warnings.warn" not in proc.stderr and "Warning:" not in proc.stderr

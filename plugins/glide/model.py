@@ -34,7 +34,6 @@ masked out of the attention.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +45,7 @@ import torch.nn.functional as F
 from zoo.plugins.glide.config import GlideConfig, GlideOptions
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.glide import GlideUNet, TextTransformer
+from zoo.plugins.nn.text import warn_truncated
 from zoo.registry.contracts import Conditions, ImageRule, NextStage, ReferenceNetwork
 from zoo.registry.diffusion import (
     DiffusionGenerator,
@@ -62,10 +62,6 @@ if TYPE_CHECKING:
 
 TOKENIZER_FOLDER = "tokenizer"
 DEFAULT_STRENGTH = 0.8  # img2img without --strength
-
-
-class PromptTruncatedWarning(UserWarning):
-    """A prompt was longer than the model's text context; its tail was dropped."""
 
 
 def build_networks(config: GlideConfig) -> tuple[TextTransformer, GlideUNet]:
@@ -285,15 +281,7 @@ class GlideGenerator(DiffusionGenerator):
             return self._recent[text]  # a draw's later batches: noticed already
         body = self.tokenizer.encode(text)
         if len(body) > room:
-            tail = self.tokenizer.decode(body[room:])
-            shown = tail if len(tail) <= 60 else tail[:57] + "..."
-            warnings.warn(
-                PromptTruncatedWarning(
-                    f"the prompt is longer than this model's {room} tokens; dropped its last "
-                    f"{len(body) - room} tokens: {shown!r}"
-                ),
-                stacklevel=3,
-            )
+            warn_truncated(self.tokenizer, body, room)
         if len(self._recent) >= 4:
             self._recent.clear()
         self._recent[text] = body[:room]

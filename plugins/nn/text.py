@@ -208,19 +208,28 @@ class BPETokenizer:
         the dropped tail."""
         refuse_empty(text, example)
         ids = self.bpe.encode(text)
-        room = max_tokens - 2
-        if len(ids) <= room:
-            return
-        tail = self.bpe.decode(ids[room:])
-        shown = f"'{tail}'"
-        if len(tail) > SHOWN_TAIL:
-            shown = f"'{tail[: SHOWN_TAIL - 25]} ... {tail[-20:]}' ({len(tail):,} characters)"
-        warnings.warn(
+        if len(ids) > max_tokens - 2:
+            warn_truncated(self.bpe, ids, max_tokens - 2)
+
+
+class PromptTruncatedWarning(UserWarning):
+    """A prompt was longer than the model's text context; its tail was dropped."""
+
+
+def warn_truncated(bpe: CLIPBPETokenizer, ids: Sequence[int], room: int) -> None:
+    """The one notice of a prompt cut to ``room`` tokens (``ids``: all of its tokens),
+    showing the dropped tail (a long tail abridged, with its length)."""
+    tail = bpe.decode(list(ids[room:]))
+    shown = f"'{tail}'"
+    if len(tail) > SHOWN_TAIL:
+        shown = f"'{tail[: SHOWN_TAIL - 25]} ... {tail[-20:]}' ({len(tail):,} characters)"
+    warnings.warn(
+        PromptTruncatedWarning(
             f"the prompt is {len(ids):,} tokens long and this model reads {room}; "
-            f"the rest is dropped: {shown}",
-            UserWarning,
-            stacklevel=3,
-        )
+            f"the rest is dropped: {shown}"
+        ),
+        stacklevel=4,
+    )
 
 
 Tokenizer = WordTokenizer | BPETokenizer

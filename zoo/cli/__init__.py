@@ -155,6 +155,19 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _warn_in_one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning as the CLI's other notices: ``zoo: warning: <message>``, one line,
+    without the source line Python's default format adds."""
+    _say("zoo: warning: " + " ".join(str(message).split()))
+
+
 def _plugin_at_fault(err: BaseException) -> Any:
     """The plugin whose code raised ``err``: the innermost frame in a plugin's package.
 
@@ -187,6 +200,10 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("ZOO_DEBUG") == "1" or "--debug" in args
+    if not debug:  # --debug keeps Python's format, which names the code that warned
+        import warnings
+
+        warnings.showwarning = _warn_in_one_line
     try:
         cli.main(args=args, prog_name="zoo", standalone_mode=False)
     except click.exceptions.Exit as e:
