@@ -391,7 +391,17 @@ class ZooSection(Strict):
     family: str = Field(pattern=ID_PATTERN)
     api: int = Field(default=1, ge=1, description="plugin API version the card was written for")
     files: dict[str, FileEntry] = Field(min_length=1, description="weight files and their hashes")
+    assets: dict[str, FileEntry] = Field(
+        default_factory=dict,
+        description="files the network reads besides its weights (a tokenizer's vocabulary and "
+        "merges), with their hashes: fetched from the Hub and checked as the weights are",
+    )
     revision: str | None = Field(default=None, description="commit the files were pinned to")
+    weights_dtype: Literal["float16", "bfloat16"] | None = Field(
+        default=None,
+        description="the dtype the weight files store when it is narrower than the networks' "
+        "(float32): they are cast up on load, by design and without a warning",
+    )
     dataset: str | None = None
     default_sampler: str | None = None
     training: dict[str, Any] = Field(default_factory=dict)

@@ -483,3 +483,59 @@ def test_from_pulls_only_when_allowed(tiny_dcgan: Path, tmp_path: Path) -> None:
 
         alone = zoo("sample", str(tiny_dcgan), "--allow-pull", "-o", str(tmp_path / "c.png"))
         assert alone.returncode == 2 and "--allow-pull applies to --from only" in alone.stderr
+
+
+def test_a_models_assets_are_pulled_and_checked(tmp_path: Path, home: Path) -> None:
+    """A model that reads files besides its weights (a BPE tokenizer) lists them in its
+    card's assets: a pull fetches them with the weights, and a changed one is caught."""
+    import shutil
+
+    from zoo.registry.cards import read_card
+    from zoo.train import train
+
+    folder = tmp_path / "glide-tiny"
+    train("glide", "scenes", folder, preset="tiny", steps=1, progress=False)
+    card, _ = read_card(folder)
+    assert set(card.zoo.assets) == {
+        p.relative_to(folder).as_posix() for p in (folder / "tokenizer").iterdir()
+    }
+    assert "tokenizer/vocab.json" in card.zoo.assets
+    assert not list(folder.glob(".assets-*"))  # the staging folder is gone
+
+    draw = r"""
+import sys, zoo
+print(zoo.load(sys.argv[1]).sample(n=1, seed=0, prompt="a red circle").images.shape)
+"""
+    with FakeHub() as hub:
+        hub.add_repo("org/glide", folder)
+        env = clean_env(hub.url, home)
+        got = pull(env, "org/glide")
+        assert got.error is None, got.message
+        assert got.path is not None and (got.path / "tokenizer" / "merges.txt").is_file()
+        fetched = {p for _, p, _ in hub.requests}
+        assert any(p.endswith("tokenizer/vocab.json") for p in fetched)
+        proc = subprocess.run(
+            [sys.executable, "-c", draw, "hf:org/glide"], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "torch.Size([1, 3, 8, 8])" in proc.stdout
+
+        # a repo whose merges differ from its card's hash is refused at the pull
+        bad = Path(shutil.copytree(folder, tmp_path / "bad"))
+        with open(bad / "tokenizer" / "merges.txt", "a") as f:
+            f.write("z z\n")
+        hub.add_repo("org/bad", bad)
+        refused = pull(env, "org/bad")
+        assert refused.error == "IntegrityError", refused.message
+        assert "tokenizer/merges.txt" in refused.message
+
+    # and locally, a load checks them too: one line naming the file
+    with open(folder / "tokenizer" / "merges.txt", "a") as f:
+        f.write("z z\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", "sample", str(folder), "--prompt", "a red circle",
+         "-o", str(tmp_path / "x.png")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "file tokenizer/merges.txt of" in proc.stderr and "Traceback" not in proc.stderr

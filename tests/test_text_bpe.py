@@ -17,7 +17,7 @@ import torch
 
 import zoo
 from zoo.plugins.nn.text import BPETokenizer, WordTokenizer
-from zoo.registry.errors import CardError, RequestError
+from zoo.registry.errors import CardError, IntegrityError, RequestError
 
 ORANGE = "an orange circle"
 UNKNOWN = "zxqv blorp"
@@ -135,12 +135,21 @@ def test_the_tokenizer_files_round_trip(
     assert len(learned.bpe.encode(captions[0])) == len(captions[0].replace(",", " ,").split())
 
 
-def test_a_folder_without_its_tokenizer_is_a_card_error(
+def test_a_folder_without_its_tokenizer_is_one_clear_error(
     folders: dict[str, Path], tmp_path: Path
 ) -> None:
     folder = tmp_path / "dalle-no-tokenizer"
     shutil.copytree(folders["dalle"], folder)
     shutil.rmtree(folder / "tokenizer")
+    # the card lists the tokenizer's files among its assets: their absence is named
+    with pytest.raises(IntegrityError, match="file tokenizer/merges.txt of .* is missing"):
+        zoo.load(str(folder), device="cpu")
+    # a card that lists none (written by hand) still gets the family's own message
+    from zoo.registry.cards import read_card
+    from zoo.train import _write_card
+
+    card, _ = read_card(folder)
+    _write_card(folder, card.model_copy(update={"zoo": card.zoo.model_copy(update={"assets": {}})}))
     with pytest.raises(CardError, match="has no tokenizer/ folder"):
         zoo.load(str(folder), device="cpu")
 

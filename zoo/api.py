@@ -385,6 +385,7 @@ def build_generator(resolved: Resolved, dtype: torch.dtype | None = None) -> Gen
 
 
 def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator:
+    import torch
     from pydantic import ValidationError
 
     from zoo.registry.errors import CardError
@@ -404,6 +405,8 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
             f"{resolved.folder}/config.json: {format_validation(err, 'invalid config')}"
         ) from None
     generator = cls(config)
+    assets = resolved.card.zoo.assets
+    verify_files(resolved.folder, assets, resolved.name, resolved.source, kind="file")
     generator.read_files(resolved.folder)
     ignored = refuse_pickles(resolved.folder)
     verify_files(resolved.folder, resolved.card.zoo.files, resolved.name, resolved.source)
@@ -418,7 +421,14 @@ def _build_generator(resolved: Resolved, dtype: torch.dtype | None) -> Generator
             weights = generator.own_names(part, weights)
             weights = {f"{part}.{key}": value for key, value in weights.items()}
         state.update(weights)
-    apply_weights(generator.networks(), state, where=resolved.name, family=resolved.family.name)
+    stored = resolved.card.zoo.weights_dtype
+    apply_weights(
+        generator.networks(),
+        state,
+        where=resolved.name,
+        family=resolved.family.name,
+        stored=getattr(torch, stored) if stored else None,
+    )
     if dtype is not None:
         generator.to("cpu", dtype)
     return generator.eval()

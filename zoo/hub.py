@@ -158,7 +158,7 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
             card, _ = read_card(folder)
     except CardError:
         return folder  # the caller reads the card again and reports the problem
-    if not all((folder / name).is_file() for name in card.zoo.files):
+    if not all((folder / name).is_file() for name in {**card.zoo.files, **card.zoo.assets}):
         return None
     return folder
 
@@ -242,13 +242,14 @@ def snapshot(
             " (a zoo card has a 'zoo:' section listing the weight files)"
         )
     card, _ = read_card(folder)
-    files = card.zoo.files
+    files = {**card.zoo.files, **card.zoo.assets}
     absent = sorted(set(files) - set(listed)) if listed is not None else []
     if absent:
         raise HubError(f"file {absent[0]} is not in {where}; the card may be out of date")
 
-    # 2. exactly the weight files the card lists, pinned to that commit, one at a time in
-    #    this thread (snapshot_download's thread pool would make Ctrl-C wait for the transfer)
+    # 2. exactly the weight files and assets the card lists, pinned to that commit, one at a
+    #    time in this thread (snapshot_download's thread pool would make Ctrl-C wait for the
+    #    transfer)
     for fname, entry in sorted(files.items()):
         path = _download(repo_id, fname, commit, name, where, force, offline)
         problem = entry_mismatch(path, entry)

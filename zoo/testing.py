@@ -712,6 +712,7 @@ def check_model(model_id: str, *, n: int = 2, seed: int = 0) -> None:
     with check.stage("verifying the weight files against the card"):
         refuse_pickles(res.folder)
         verify_files(res.folder, card.zoo.files, res.name)
+        verify_files(res.folder, card.zoo.assets, res.name, kind="file")
     state: dict[str, Any] = {}
     for fname in sorted(card.zoo.files):
         path = res.folder / fname

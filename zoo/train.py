@@ -370,7 +370,7 @@ def write_model_folder(
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(config.model_dump(mode="json"), indent=2) + "\n"
     atomic_write(out / "config.json", lambda f: f.write(config_text.encode()))
-    generator.write_files(out)
+    assets = write_assets(generator, out)
     state = {k: v.detach().float().cpu().contiguous() for k, v in generator.state_dict().items()}
     save_weights(state, out / WEIGHTS_FILE, {"format": "pt", "family": family})
     path = out / WEIGHTS_FILE
@@ -385,6 +385,7 @@ def write_model_folder(
         zoo=ZooSection(
             family=family,
             files={WEIGHTS_FILE: FileEntry(sha256=sha256_file(path), size=path.stat().st_size)},
+            assets=assets,
             dataset=data,
             training=training,
             sampling=sampling or {},
@@ -407,6 +408,27 @@ def write_model_folder(
         write_reconstructions(out, name=RECONSTRUCTIONS)
 
 
+def write_assets(generator: Any, out: Path) -> dict[str, Any]:
+    """The network's own files (``write_files``: a tokenizer) written into ``out``, each
+    moved into place whole; returns their card entries (name -> FileEntry), so a Hub pull
+    fetches them with the weights and every load checks them."""
+    import os
+    import tempfile
+
+    from zoo.registry.schemas import FileEntry
+    from zoo.weights import sha256_file
+
+    entries: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=out, prefix=".assets-") as tmp:
+        generator.write_files(Path(tmp))
+        for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+            name = path.relative_to(tmp).as_posix()
+            entries[name] = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, out / name)
+    return entries
+
+
 def _write_card(out: Path, card: Any) -> None:
     from zoo.cardtext import render_body
     from zoo.images import atomic_write
@@ -424,12 +446,14 @@ RECONSTRUCTIONS = "reconstructions.png"  # test images over their reconstruction
 def example_options(model: Any) -> dict[str, Any]:
     """Request options a model needs to draw anything (its bench and samples.png use them).
 
-    The generator's ``example_request()`` (e.g. a prompt); image-conditioned
-    models get the first condition of their dataset's test split, written into the model
-    folder as example-input.png (so users have an input to try).
+    The generator's ``example_request()`` (e.g. a prompt); a model that needs an image to
+    draw (an image translator, an upsampler) gets the first condition of its dataset's test
+    split, written into the model folder as example-input.png (so users have an input to
+    try). A model that takes an image but draws without one (text-to-image with img2img and
+    inpainting) is shown, and timed, drawing from its example request alone.
     """
     opts = dict(model.generator.example_request())
-    if model.generator.condition_shape() is not None and "image" not in opts:
+    if needs_image(model) and "image" not in opts:
         import os
         import tempfile
 
@@ -444,6 +468,17 @@ def example_options(model: Any) -> dict[str, Any]:
     return opts
 
 
+def needs_image(model: Any) -> bool:
+    """Whether a model draws nothing without an ``image`` condition: it says so
+    (``required_conditions``), or its family takes no other condition to draw from."""
+    if model.generator.condition_shape() is None:
+        return False
+    if "image" in model.generator.required_conditions():
+        return True
+    alone = {"unconditional", "class", "text"}
+    return not alone & set(model.resolved.family.capabilities)
+
+
 def example_conditions(model: Any, n: int) -> Any:
     """The first ``n`` condition images of the model's test split, at its condition size."""
     c, h, _ = model.generator.condition_shape()
@@ -455,11 +490,10 @@ def example_conditions(model: Any, n: int) -> Any:
 
 def write_samples(model: Any) -> None:
     """samples.png of a loaded generator: 16 draws (seed 0), or input/output pairs for a
-    model conditioned on images alone, in its folder (a text model that also takes an
-    image, e.g. for img2img, shows its text-to-image draws)."""
+    model that needs an image to draw (``needs_image``), in its folder (a text model that
+    also takes an image, e.g. for img2img, shows its text-to-image draws)."""
     folder = model.resolved.folder
-    takes_text = "text" in model.resolved.capabilities
-    if model.generator.condition_shape() is None or takes_text:
+    if not needs_image(model):
         samples = model.sample(n=16, seed=0, **example_options(model))
         samples.save(folder / "samples.png", force=True)
     else:
@@ -490,12 +524,13 @@ def write_pairs(model: Any, path: Path, n: int = 8) -> None:
     from zoo.images import grid, save_png, to_pil
 
     conds = example_conditions(model, n)
+    request = {k: v for k, v in model.generator.example_request().items() if k != "image"}
     outs = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, cond in enumerate(conds):
             p = Path(tmp) / f"{i}.png"
             save_png(to_pil(cond[None])[0], p)
-            outs.append(model.sample(n=1, seed=i, image=str(p)).images)
+            outs.append(model.sample(n=1, seed=i, image=str(p), **request).images)
     out = torch.cat(outs)
     shown = conds.expand(-1, out.shape[1], -1, -1) if conds.shape[1] != out.shape[1] else conds
     if shown.shape[-2:] != out.shape[-2:]:

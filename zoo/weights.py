@@ -382,8 +382,10 @@ def verify_files(
     files: Mapping[str, FileEntry],
     model: str,
     source: str | None = None,
+    kind: str = "weight file",
 ) -> None:
-    """Check that each weight file listed by the card exists with its size and sha256.
+    """Check that each weight file listed by the card exists with its size and sha256
+    (``kind`` names the files in the messages: "file" for the card's assets).
 
     ``source`` (embedded, local or hub) chooses the advice of the messages.
 
@@ -393,23 +395,24 @@ def verify_files(
     """
     folder = Path(folder)
     fix = repair_hint(model, source)
+    contents = "weights" if kind == "weight file" else "its contents"
     for name, entry in sorted(files.items()):
         path = _inside(folder, name)
         if path is None:
             raise IntegrityError(
-                f"weight file name {name[:80]!r} of {model} escapes the model folder; fix the card"
+                f"{kind} name {name[:80]!r} of {model} escapes the model folder; fix the card"
             )
         if not path.is_file():
-            raise IntegrityError(f"weight file {name} of {model} is missing from {folder}; {fix}")
+            raise IntegrityError(f"{kind} {name} of {model} is missing from {folder}; {fix}")
         if _is_lfs_pointer(path):
             fetch = fix if source == "hub" else f"run `git lfs pull` in {folder} to fetch them"
             raise IntegrityError(
-                f"weight file {name} of {model} is a git-lfs pointer, not weights (the LFS"
+                f"{kind} {name} of {model} is a git-lfs pointer, not {contents} (the LFS"
                 f" object was never fetched); {fetch}"
             )
         problem = entry_mismatch(path, entry)
         if problem is not None:
-            raise IntegrityError(f"weight file {name} of {model}: {problem}; {fix}")
+            raise IntegrityError(f"{kind} {name} of {model}: {problem}; {fix}")
 
 
 def refuse_pickles(folder: str | os.PathLike[str]) -> list[str]:
@@ -576,13 +579,16 @@ def apply_weights(
     state: Mapping[str, torch.Tensor],
     where: str,
     family: str | None = None,
+    stored: torch.dtype | None = None,
 ) -> None:
     """Load ``state`` (keys "<part>.<param>") into ``networks`` (part -> module), strictly.
 
     Everything is checked before any parameter is touched: missing keys (W9) and
     shape mismatches (W11) are errors, unexpected keys (W10) a warning, float
     weights of another precision are cast with one warning, and integer or
-    boolean weights where the model has floats are errors (W12).
+    boolean weights where the model has floats are errors (W12). ``stored`` is the
+    dtype the card says its files store (``zoo.weights_dtype``): casts from it are the
+    card's own choice, made without a warning.
 
     ``family``, the family the model's card names, is named when the file's keys look
     like another layout (keys missing and others unexpected): weights of one family
@@ -624,7 +630,7 @@ def apply_weights(
             )
         if src.dtype != target.dtype:
             fitted = _fit_dtype(key, src, target.dtype, where)
-            if src.is_floating_point() and target.is_floating_point():
+            if src.is_floating_point() and target.is_floating_point() and src.dtype != stored:
                 casts[f"{src.dtype} to {target.dtype}".replace("torch.", "")] += 1
             src = fitted
         parts[part][name] = src
