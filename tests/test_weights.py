@@ -398,6 +398,26 @@ def test_float_weights_are_cast_with_one_warning() -> None:
     assert net.weight.dtype == torch.float32 and torch.equal(net.weight, torch.full((3, 2), 0.5))
 
 
+def test_casts_from_the_cards_stored_dtype_are_silent() -> None:
+    # a card whose zoo.weights_dtype says float16 chose that storage: no warning for it,
+    # but a tensor of another dtype in the same file is still reported
+    net = torch.nn.Linear(2, 3)
+    state = {
+        "net.weight": torch.full((3, 2), 0.5, dtype=torch.float16),
+        "net.bias": torch.full((3,), -1.0, dtype=torch.float16),
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_weights({"net": net}, state, "m", stored=torch.float16)
+    assert caught == []
+    assert net.weight.dtype == torch.float32 and torch.equal(net.weight, torch.full((3, 2), 0.5))
+    state["net.bias"] = state["net.bias"].to(torch.bfloat16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_weights({"net": net}, state, "m", stored=torch.float16)
+    assert len(caught) == 1 and "1 from bfloat16 to float32" in str(caught[0].message)
+
+
 @pytest.mark.parametrize(
     "dtype", [torch.int64, torch.int8, torch.uint8, torch.bool, torch.complex64]
 )
