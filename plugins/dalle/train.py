@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from zoo.plugins.dalle.config import DalleConfig
 from zoo.plugins.dalle.model import DalleGenerator, gumbel_softmax, kl_to_uniform
-from zoo.plugins.nn.scenes import NUM_STREAMS, caption
+from zoo.plugins.nn.scenes import fresh_captions
 from zoo.plugins.nn.schedules import phase_schedule
 from zoo.plugins.nn.text import learn_tokenizer, tokenizer_summary
 from zoo.registry.contracts import DataNeeds, Recipe
@@ -105,12 +105,7 @@ class DalleRecipe(Recipe):
     def _captions(self, batch: dict[str, Any]) -> list[str]:
         if "caption" not in batch:
             raise RequestError("dalle trains on captioned images; use a dataset with 'caption'")
-        attributes = batch.get("attributes")
-        if attributes is None or attributes.shape[-1] != 10:
-            return list(batch["caption"])
-        a = attributes.cpu().numpy()
-        u = torch.rand(len(a), NUM_STREAMS, dtype=torch.float64).numpy()
-        return [caption(a[i], u[i]) for i in range(len(a))]
+        return fresh_captions(batch)
 
     def _transformer_step(self, x: torch.Tensor, captions: list[str]) -> dict[str, float]:
         c = self.config

@@ -38,7 +38,7 @@ from zoo.plugins.glide.config import GlideConfig
 from zoo.plugins.glide.model import GlideGenerator
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.diffusion import EMA, q_sample, vlb_terms
-from zoo.plugins.nn.scenes import NUM_STREAMS, caption
+from zoo.plugins.nn.scenes import fresh_captions
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
 
@@ -121,15 +121,7 @@ class GlideRecipe(Recipe):
         return {"adamw": self.opt, "lr": self.sched}
 
     def _captions(self, batch: dict[str, Any]) -> list[str]:
-        attributes = batch.get("attributes")
-        if attributes is not None and attributes.shape[-1] == 10:
-            a = attributes.cpu().numpy()
-            u = torch.rand(len(a), NUM_STREAMS, dtype=torch.float64).numpy()
-            texts = [caption(a[i], u[i]) for i in range(len(a))]
-        else:
-            texts = [str(t) for t in batch["caption"]]
-        drop = torch.rand(len(texts)) < self.config.caption_dropout
-        return ["" if d else t for t, d in zip(texts, drop.tolist(), strict=True)]
+        return fresh_captions(batch, self.config.caption_dropout)
 
     def _masks(self, b: int, h: int, w: int) -> torch.Tensor:
         """(b, 1, h, w) random rectangles of 1 (repaint), each side 1/4 to 3/4 of the image's;

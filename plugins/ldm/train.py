@@ -35,7 +35,7 @@ from zoo.plugins.ldm.config import UNTRAINED, LDMConfig
 from zoo.plugins.ldm.model import LatentDiffusionGenerator
 from zoo.plugins.nn.clip_bpe import BYTE_TOKENS, CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.diffusion import EMA, q_sample, target_for
-from zoo.plugins.nn.scenes import NUM_STREAMS, caption
+from zoo.plugins.nn.scenes import fresh_captions
 from zoo.plugins.nn.sd_vae import KLAutoencoder
 from zoo.registry.contracts import DataNeeds, Recipe
 from zoo.registry.errors import RequestError
@@ -121,17 +121,7 @@ class LDMRecipe(Recipe):
         return {"adamw": self.opt, "lr": self.sched}
 
     def _captions(self, batch: dict[str, Any]) -> list[str]:
-        """The batch's captions (fresh ones from the scenes' attributes, if given), each
-        dropped to "" with probability ``caption_dropout``."""
-        attributes = batch.get("attributes")
-        if attributes is not None and attributes.shape[-1] == 10:
-            a = attributes.cpu().numpy()
-            u = torch.rand(len(a), NUM_STREAMS, dtype=torch.float64).numpy()
-            texts = [caption(a[i], u[i]) for i in range(len(a))]
-        else:
-            texts = [str(t) for t in batch["caption"]]
-        drop = torch.rand(len(texts)) < self.config.caption_dropout
-        return ["" if d else t for t, d in zip(texts, drop.tolist(), strict=True)]
+        return fresh_captions(batch, self.config.caption_dropout)
 
     def step(self, batch: dict[str, Any]) -> dict[str, float]:
         x = batch["image"].to(self.device).float() * 2 - 1

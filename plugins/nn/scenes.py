@@ -13,7 +13,8 @@ No torch at import: the configs that read the vocabulary load without it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -180,3 +181,23 @@ def caption(attributes: np.ndarray, u: np.ndarray) -> str:
         return t.format(a=obj(0), p=_word(POSITION_WORDS, a[3], w[6]))
     t = TWO_TEMPLATES[pick(u[S_TEMPLATE : S_TEMPLATE + 1], len(TWO_TEMPLATES))[0]]
     return t.format(a=obj(0), b=obj(1), r=_word(RELATION_WORDS, a[9], w[6]))
+
+
+def fresh_captions(batch: Mapping[str, Any], dropout: float = 0.0) -> list[str]:
+    """A training batch's captions: new ones drawn from the scenes' attributes when the batch
+    has them (so a scene is read in many phrasings over the epochs), else the batch's own;
+    each dropped to "" with probability ``dropout`` (the null condition of classifier-free
+    guidance). Draws from torch's global generator, as the trainer seeds it."""
+    import torch
+
+    attributes = batch.get("attributes")
+    if attributes is not None and attributes.shape[-1] == 10:
+        a = attributes.cpu().numpy()
+        u = torch.rand(len(a), NUM_STREAMS, dtype=torch.float64).numpy()
+        texts = [caption(a[i], u[i]) for i in range(len(a))]
+    else:
+        texts = [str(t) for t in batch["caption"]]
+    if dropout <= 0:
+        return texts
+    drop = torch.rand(len(texts)) < dropout
+    return ["" if d else t for t, d in zip(texts, drop.tolist(), strict=True)]
