@@ -6,12 +6,14 @@ colour-shape pair, images are drawn four ways, each image from its own seed:
 - unconditional: --guidance 0 (the null class), no prompt: the base rate;
 - clip S: --prompt "a COLOUR SHAPE" --clip-scale S (the unconditional branch, steered by
   the gradient of the noisy CLIP's similarity to the prompt; Nichol et al. 2021);
-- classifier-free: --label PAIR at the card's guidance (the model's own conditioning).
+- classifier-free: --label PAIR at the card's guidance (the model's own conditioning); for
+  a text model (GLIDE), --prompt "a COLOUR SHAPE" --guidance S at several scales S, so the two
+  kinds of guidance can be compared at matched diversity (recall), as GLIDE compares them.
 
 The judge is ``classifier-scenes`` (not the guide): an image is right when one of its
 objects has the asked colour and shape (the model may add a second object; the classifier
-names objects left to right, not in prompt order). Also reported: FID against the test
-split on the judge's features.
+names objects left to right, not in prompt order). Also reported: FID, precision and recall
+(k = 3) against the test split on the judge's features.
 
     python scripts/clip_guidance.py iddpm-scenes [--n 16] [--write-card]
 """
@@ -31,6 +33,7 @@ from zoo.plugins.nn.scenes import CLASS_NAMES, COLOURS
 
 HELD_OUT = {"red triangle", "blue circle", "green square"}  # never in the training data
 CLIP_SCALES = (1.0, 3.0, 10.0)
+CFG_SCALES = (1.0, 3.0, 5.0)  # classifier-free scales of a text model
 
 
 def right(attrs: torch.Tensor, label: int) -> torch.Tensor:
@@ -63,14 +66,18 @@ def main() -> None:
     pairs = [k for k, name in enumerate(CLASS_NAMES) if name not in HELD_OUT]
     ways = [("unconditional", 0.0, {"guidance": 0.0})]
     ways += [("clip", s, {"clip_scale": s}) for s in CLIP_SCALES]
-    ways += [("classifier-free (--label)", None, {})]
+    text_model = "text" in model.resolved.capabilities
+    if text_model:
+        ways += [("classifier-free", s, {"guidance": s}) for s in CFG_SCALES]
+    else:
+        ways += [("classifier-free (--label)", None, {})]
     rows = []
     for name, scale, kw in ways:
         images, hits = [], []
         for k in pairs:
             seeds = list(range(k * args.n, (k + 1) * args.n))
             extra = dict(kw)
-            if name == "clip":
+            if name == "clip" or text_model and name == "classifier-free":
                 extra["prompt"] = f"a {CLASS_NAMES[k]}"
             elif name.startswith("classifier-free"):
                 extra["label"] = k
@@ -85,11 +92,19 @@ def main() -> None:
         with torch.inference_mode():
             feats = judge.features(x)
         accuracy = float(torch.cat(hits).float().mean())
+        precision, recall = M.precision_recall(test_features, feats, 3)
         rows.append(
-            [name, scale if scale is not None else "-", accuracy, M.fid(test_features, feats)]
+            [
+                name,
+                scale if scale is not None else "-",
+                accuracy,
+                M.fid(test_features, feats),
+                precision,
+                recall,
+            ]
         )
         print(rows[-1], flush=True)
-    columns = ["draw", "clip scale", "prompt accuracy", "FID"]
+    columns = ["draw", "scale", "prompt accuracy", "FID", "precision", "recall"]
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
@@ -105,7 +120,12 @@ def main() -> None:
             rows=[[round(v, 4) if isinstance(v, float) else v for v in r] for r in rows],
             note=f"{len(pairs)} seen colour-shape pairs x {args.n} images each; prompt "
             "accuracy: classifier-scenes reads an object of the asked colour and shape; "
-            "clip rows: --guidance 0 --prompt 'a COLOUR SHAPE' --clip-scale S.",
+            "clip rows: --guidance 0 --prompt 'a COLOUR SHAPE' --clip-scale S"
+            + (
+                "; classifier-free rows: --prompt 'a COLOUR SHAPE' --guidance S."
+                if text_model
+                else "; classifier-free: --label PAIR at the card's scale."
+            ),
         )
 
 

@@ -268,3 +268,25 @@ def test_leaderboard_command_runs() -> None:
         proc = run_zoo("leaderboard", *args)
         assert proc.returncode == 0, proc.stderr
     assert isinstance(json.loads(proc.stdout), list)
+
+
+def test_a_text_model_that_takes_images_is_evaluated_from_text() -> None:
+    """ldm and glide also take --image (img2img, inpainting): zoo eval draws them from the
+    captions alone and scores them as text models, unless paired metrics are asked for; an
+    upsampler, which needs its image, and an image translator get their test images."""
+    from zoo.eval_metrics import default_metrics
+    from zoo.evaluate import drawn_from
+    from zoo.plugins.glide.config import GlideConfig
+    from zoo.plugins.glide.model import GlideGenerator
+
+    text_and_image = ("unconditional", "text", "image", "mask")
+    base = GlideGenerator(GlideConfig.preset("tiny"))
+    upsampler = GlideGenerator(GlideConfig.preset("tiny-upsampler"))
+    assert drawn_from(text_and_image, base, {"features", "attributes"}) == ["text"]
+    assert drawn_from(text_and_image, base, {"pairs"}) == ["text", "image"]
+    assert drawn_from(text_and_image, upsampler, {"features"}) == ["text", "image"]
+    assert drawn_from(("image",), base, {"pairs"}) == ["image"]  # a translator's only input
+    metrics = default_metrics(text_and_image)
+    assert "prompt_accuracy" in metrics and "fid" in metrics
+    assert "ssim" not in metrics and "psnr" not in metrics
+    assert default_metrics(("image",)) == ("ssim", "psnr")

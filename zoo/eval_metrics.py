@@ -86,11 +86,16 @@ def default_metrics(capabilities: Sequence[str], generator_class: Any = None) ->
     """The generator class's ``eval_metrics``, else the union for its capabilities.
 
     A class without the attribute (an autoencoder's network is no Generator) has no own.
+    A model that draws from text, a label or nothing is scored on those draws: the image
+    it may also take (img2img, inpainting) adds no paired metric by default.
     """
     own = getattr(generator_class, "eval_metrics", None)
     if own:
         return parse_metrics(list(own)) or ()
-    wanted = {m for cap in capabilities for m in CAPABILITY_METRICS.get(cap, ())}
+    extra = ("image", "control") if {"unconditional", "class", "text"} & set(capabilities) else ()
+    wanted = {
+        m for cap in capabilities if cap not in extra for m in CAPABILITY_METRICS.get(cap, ())
+    }
     return tuple(m for m in METRIC_NAMES if m in wanted)
 
 

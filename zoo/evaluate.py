@@ -178,7 +178,7 @@ def evaluate(
     if n_rows < n:
         notes.append(f"the {ROW_SPLIT} split holds {n_rows} images: real vs real uses {n_rows}")
     index = [k % n_test for k in range(n)]  # the test item behind generated image k
-    conditioned = [c for c in family.capabilities if c in CONDITIONS]
+    conditioned = drawn_from(family.capabilities, loaded.generator, p.needs)
     own = test
     gen_shape = tuple(loaded.generator.image_shape)
     if (conditioned or "pairs" in p.needs) and (
@@ -330,6 +330,21 @@ def evaluate_reconstruction(
         "cache": None,
         "written": 0,
     }
+
+
+def drawn_from(capabilities: Sequence[str], generator: Any, needs: set[str]) -> list[str]:
+    """The conditions each evaluated image is drawn with, from its test item.
+
+    A model that draws from text, a label or nothing is evaluated that way: an image it
+    also takes (img2img, inpainting) is an extra, given only when the model cannot draw
+    without one (``required_conditions``, an upsampler) or when the metrics compare each
+    image with its test item (SSIM, PSNR: then the draw starts from that item).
+    """
+    caps = [c for c in capabilities if c in CONDITIONS]
+    if not {"unconditional", "class", "text"} & set(capabilities) or "pairs" in needs:
+        return caps
+    required = set(generator.required_conditions())
+    return [c for c in caps if c not in ("image", "control") or c in required]
 
 
 # request fields `zoo eval --option` takes beside options: they choose how images are drawn
