@@ -61,6 +61,19 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
         ("top-p", {"prompt": "a blue square", "top_p": 0.9}),
         ("rerank", {"prompt": "a green triangle", "rerank": 2}),
     ],
+    "ldm-scenes": [
+        ("prompt", {"prompt": "a small blue square on the left", "steps": 8}),
+        ("negative", {"prompt": "a red circle", "negative_prompt": "a square", "steps": 6,
+                      "sampler": "dpm++2m"}),  # fmt: skip
+    ],
+    "glide-scenes": [
+        ("prompt", {"prompt": "a large red circle in the center", "steps": 8}),
+        ("clip", {"prompt": "a red circle", "guidance": 0.0, "clip_scale": 3.0, "steps": 6,
+                  "sampler": "ddim"}),  # fmt: skip
+    ],
+    "glide-scenes-inpaint": [
+        ("prompt", {"prompt": "a blue square", "steps": 6}),
+    ],
 }
 N = 3
 BATCH = 2  # smaller than n, so batching is part of what is checked

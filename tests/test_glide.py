@@ -287,8 +287,10 @@ def test_inpainting_from_files_and_bad_masks(inpaint_folder: Path, tmp_path: Pat
     black = _png(np.zeros((8, 8), dtype=np.uint8), tmp_path / "black.png")
     with pytest.raises(RequestError, match="no white pixel"):
         model.sample(prompt=PROMPT, image=image, mask=black, steps=2)
-    with pytest.raises(RequestError, match="this is an inpainting model: pass"):
-        model.sample(prompt=PROMPT, image=image, steps=2)
+    # an image without a mask is img2img, as on the base: its strength changes the draw
+    a = model.sample(n=1, prompt=PROMPT, image=image, strength=0.3, steps=4).images
+    b = model.sample(n=1, prompt=PROMPT, image=image, strength=0.9, steps=4).images
+    assert a.shape == (1, 3, 8, 8) and not torch.equal(a, b)
 
 
 # -- the upsampler -----------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_every_recipe_declares_what_its_tiny_preset_reads() -> None:
         "dalle": "scenes",
         "klvae": "scenes",
         "ldm": "scenes",
+        "glide": "scenes",
     }
     reg = get_registry()
     trained = sorted(name for name, spec in reg.families.items() if spec.trainer)

@@ -135,11 +135,9 @@ class GlideGenerator(DiffusionGenerator):
         return c.image_size // c.low_res_size if c.low_res_size else 1
 
     def condition_shape(self) -> tuple[int, int, int] | None:
-        """The low-resolution input of an upsampler; a base model's img2img input; none for an
-        inpainting model, whose example draws are text-to-image (they need a mask besides)."""
+        """The low-resolution input of an upsampler, else the input image of img2img and
+        inpainting, at the model's size."""
         c = self.config
-        if c.inpaint:
-            return None
         side = c.low_res_size or c.image_size
         return (c.channels, side, side)
 
@@ -312,10 +310,6 @@ class GlideGenerator(DiffusionGenerator):
             raise RequestError("--strength needs --image (how far that image may be changed)")
         if mask is not None and image is None:
             raise RequestError("--mask needs --image (the image whose white region is repainted)")
-        if c.inpaint and image is not None and mask is None:
-            raise RequestError(
-                "this is an inpainting model: pass --mask with --image (white = repaint)"
-            )
         if c.low_res_size and (image is None or mask is not None):
             raise RequestError("this is an upsampler: pass the low-resolution --image, no --mask")
         b = len(seeds)
@@ -331,12 +325,13 @@ class GlideGenerator(DiffusionGenerator):
             out["clip_text"] = clip_text.repeat(b, 1)
         _, h, w = self.shape_for(conditions)
         if c.inpaint:
-            if image is None or mask is None:  # the prompt alone: everything is repainted
-                image = torch.zeros(1, c.channels, h, w)
-                mask = torch.ones(1, 1, h, w)
-            x0 = image.float() * 2 - 1
-            out["masked"] = (x0 * (1 - mask)).expand(b, -1, -1, -1)
-            out["mask"] = mask.float().expand(b, -1, -1, -1)
+            # without a mask everything is repainted (as in training's whole-image masks); an
+            # --image alone is then img2img, as on the base model
+            whole = torch.ones(1, 1, h, w)
+            region = whole if mask is None else mask.float()
+            x0 = torch.zeros(1, c.channels, h, w) if mask is None else image.float() * 2 - 1
+            out["masked"] = (x0 * (1 - region)).expand(b, -1, -1, -1)
+            out["mask"] = region.expand(b, -1, -1, -1)
         elif c.low_res_size and image is not None:
             low = F.interpolate(image.float() * 2 - 1, size=(h, w), mode="bilinear")
             out["low_res"] = low.expand(b, -1, -1, -1)
