@@ -63,13 +63,28 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
     ],
     "ldm-scenes": [
         ("prompt", {"prompt": "a small blue square on the left", "steps": 8}),
-        ("negative", {"prompt": "a red circle", "negative_prompt": "a square", "steps": 6,
-                      "sampler": "dpm++2m"}),  # fmt: skip
+        (
+            "negative",
+            {
+                "prompt": "a red circle",
+                "negative_prompt": "a square",
+                "steps": 6,
+                "sampler": "dpm++2m",
+            },
+        ),  # fmt: skip
     ],
     "glide-scenes": [
         ("prompt", {"prompt": "a large red circle in the center", "steps": 8}),
-        ("clip", {"prompt": "a red circle", "guidance": 0.0, "clip_scale": 3.0, "steps": 6,
-                  "sampler": "ddim"}),  # fmt: skip
+        (
+            "clip",
+            {
+                "prompt": "a red circle",
+                "guidance": 0.0,
+                "clip_scale": 3.0,
+                "steps": 6,
+                "sampler": "ddim",
+            },
+        ),  # fmt: skip
     ],
     "glide-scenes-inpaint": [
         ("prompt", {"prompt": "a blue square", "steps": 6}),
