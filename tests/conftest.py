@@ -70,3 +70,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def zoo_code(*args: str) -> int:
+    """Run `zoo ARGS` in this process (stderr reaches capsys); returns its exit code."""
+    from zoo.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import zoo
-from zoo.cli import main as zoo_main
+from tests.conftest import zoo_code
 from zoo.plugins.glide.config import GlideConfig, GlideOptions
 from zoo.plugins.glide.model import GlideGenerator
 from zoo.plugins.glide.train import GlideRecipe
@@ -313,24 +313,16 @@ def test_the_upsampler_reads_its_low_resolution_input() -> None:
 # -- the command line --------------------------------------------------------------------
 
 
-def _cli(*args: str) -> int:
-    try:
-        zoo_main(list(args))
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
-
-
 def test_the_command_line_draws_and_refuses_an_empty_prompt(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "grid.png"
-    code = _cli("sample", str(folder), "--prompt", "an orange circle", "-n", "2", "--steps", "2",
+    code = zoo_code("sample", str(folder), "--prompt", "an orange circle", "-n", "2", "--steps", "2",
                 "-o", str(out))  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert out.is_file()
     capsys.readouterr()
-    assert _cli("sample", str(folder), "--prompt", "", "-o", str(tmp_path / "no.png")) == 2
+    assert zoo_code("sample", str(folder), "--prompt", "", "-o", str(tmp_path / "no.png")) == 2
     err = capsys.readouterr().err
     assert err.startswith("zoo: ") and "the prompt is empty" in err
     assert err.count("\n") == 1 and "Traceback" not in err

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from zoo.plugins.glide.config import GlideConfig, GlideOptions
 from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.glide import GlideUNet, TextTransformer
-from zoo.plugins.nn.text import warn_truncated
+from zoo.plugins.nn.text import refuse_blank, warn_truncated
 from zoo.registry.contracts import Conditions, ImageRule, NextStage, ReferenceNetwork
 from zoo.registry.diffusion import (
     DiffusionGenerator,
@@ -301,11 +301,7 @@ class GlideGenerator(DiffusionGenerator):
     ) -> dict[str, Any]:
         c = self.config
         prompt, image, mask = conditions.prompt, conditions.image, conditions.mask
-        if prompt is not None and not prompt.strip():
-            raise RequestError(
-                "the prompt is empty; say what to draw with --prompt, or drop --prompt to draw "
-                "without text"
-            )
+        refuse_blank(prompt)
         if conditions.strength is not None and image is None:
             raise RequestError("--strength needs --image (how far that image may be changed)")
         if mask is not None and image is None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from zoo.plugins.nn.sd_vae import SCENES_AUTOENCODER, KLAutoencoderConfig
+from zoo.plugins.nn.sd_vae import SCENES_AUTOENCODER, SCENES_AUTOENCODER_64, KLAutoencoderConfig
 from zoo.registry.contracts import FamilyConfig
 from zoo.registry.errors import CardError
 
@@ -18,6 +18,11 @@ from zoo.registry.errors import CardError
 SCENES: dict[str, Any] = {
     "image_size": 32,
     "vae": SCENES_AUTOENCODER,
+}
+# 64x64 RGB scenes -> the same (4, 8, 8) latents, for ldm's scenes-64 preset
+SCENES_64: dict[str, Any] = {
+    "image_size": 64,
+    "vae": SCENES_AUTOENCODER_64,
 }
 
 
@@ -66,6 +71,7 @@ class KLVAEConfig(FamilyConfig):
         },
         "default": SCENES,  # what `zoo train klvae --data scenes` trains
         "scenes": SCENES,
+        "scenes-64": SCENES_64,
     }
 
     @model_validator(mode="before")

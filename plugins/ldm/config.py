@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from zoo.plugins.nn.sd_vae import SCENES_AUTOENCODER
+from zoo.plugins.nn.sd_vae import SCENES_AUTOENCODER, SCENES_AUTOENCODER_64
 from zoo.registry.contracts import FamilyConfig
 
 UNTRAINED = "untrained"  # ``autoencoder`` value: train on the config's own, untrained autoencoder
@@ -62,6 +62,9 @@ SCENES: dict[str, Any] = {
     "default_steps": 50,
     "default_guidance": 3.0,
 }
+# 64x64 scenes: the same U-Net and text encoder on the same (4, 8, 8) latents, from a
+# klvae scenes-64 autoencoder (factor 8)
+SCENES_64: dict[str, Any] = {**SCENES, "vae": {**SCENES_AUTOENCODER_64, "sample_size": 64}}
 
 
 class LDMConfig(FamilyConfig):
@@ -167,6 +170,7 @@ class LDMConfig(FamilyConfig):
         },
         "default": SCENES,
         "scenes": SCENES,
+        "scenes-64": SCENES_64,
     }
 
     @property

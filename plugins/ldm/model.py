@@ -37,6 +37,7 @@ from zoo.plugins.nn.clip_bpe import CLIPBPETokenizer, build_clip_vocab
 from zoo.plugins.nn.sd_text import CLIPTextEncoder, CLIPTextEncoderConfig
 from zoo.plugins.nn.sd_unet import SDUNet, SDUNetConfig
 from zoo.plugins.nn.sd_vae import KLAutoencoder, KLAutoencoderConfig
+from zoo.plugins.nn.text import PerRequest, refuse_blank, warn_truncated
 from zoo.registry.contracts import Conditions, ImageRule
 from zoo.registry.diffusion import DiffusionGenerator, NoiseSchedule
 from zoo.registry.errors import CardError, RequestError
@@ -61,6 +62,7 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         self.unet = SDUNet(self.unet_config)
         self.vae = KLAutoencoder(vae_config)
         self.text_encoder = CLIPTextEncoder(text_config)
+        self._prompts = PerRequest()
         self.scale = 2 ** (len(vae_config.block_out_channels) - 1)
         self.latent_channels = int(vae_config.latent_channels)
         if self.unet_config.in_channels not in (self.latent_channels, 2 * self.latent_channels + 1):
@@ -197,6 +199,17 @@ class LatentDiffusionGenerator(DiffusionGenerator):
         ids = self.tokenizer(prompts).to(next(self.text_encoder.parameters()).device)
         return self.text_encoder(ids)[0]
 
+    def _read_prompts(self, conditions: Conditions) -> torch.Tensor:
+        """The text states of the prompt and the negative prompt, with one notice for each
+        that is longer than the tokenizer's context (its tail is dropped)."""
+        prompts = [conditions.prompt or "", conditions.negative_prompt or ""]
+        room = self.tokenizer.model_max_length - 2
+        for text in prompts:
+            ids = self.tokenizer.encode(text)
+            if len(ids) > room:
+                warn_truncated(self.tokenizer, ids, room)
+        return self.text_states(prompts)
+
     def encode_conditions(
         self, conditions: Conditions, options: Options, seeds: Sequence[int]
     ) -> dict[str, Any]:
@@ -204,8 +217,9 @@ class LatentDiffusionGenerator(DiffusionGenerator):
             raise RequestError("--strength needs --image (how far that image may be changed)")
         if self.inpainting and conditions.mask is None:
             raise RequestError("this is an inpainting model: pass --image and --mask")
+        refuse_blank(conditions.prompt)
         b = len(seeds)
-        texts = self.text_states([conditions.prompt or "", conditions.negative_prompt or ""])
+        texts = self._prompts(conditions, lambda: self._read_prompts(conditions))
         out: dict[str, Any] = {
             "context": texts[:1].expand(b, -1, -1),
             "null_context": texts[1:].expand(b, -1, -1),

@@ -81,6 +81,15 @@ SCENES_AUTOENCODER: dict[str, Any] = {
     "latent_channels": 4,
 }
 
+# 64x64 scenes -> the same (4, 8, 8) latents (factor 8): one more level, narrow at 64x64
+SCENES_AUTOENCODER_64: dict[str, Any] = {
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [16, 32, 64, 64],
+    "norm_num_groups": 16,
+    "latent_channels": 4,
+}
+
 
 class KLAutoencoderConfig(BaseModel):
     """diffusers' ``AutoencoderKL`` config.json, with diffusers' defaults.

@@ -149,6 +149,16 @@ def refuse_empty(text: str, example: str | None = None) -> None:
         raise RequestError(EMPTY_PROMPT.format(example=example or DEFAULT_EXAMPLE))
 
 
+def refuse_blank(prompt: str | None) -> None:
+    """For a model that also draws without text: an empty or whitespace-only ``--prompt`` is
+    a RequestError (leaving the prompt out is how such a model draws unconditionally)."""
+    if prompt is not None and not prompt.strip():
+        raise RequestError(
+            "the prompt is empty; say what to draw with --prompt, or drop --prompt to draw "
+            "without text"
+        )
+
+
 class BPETokenizer:
     """Texts -> token ids with CLIP's byte-level BPE: the start token, the text's tokens, the
     end token, then the end token again as padding (``pad_id``), as Stable Diffusion 1.x
