@@ -173,6 +173,32 @@ def check_guide_schedule(model: NoiseSchedule, guide: NoiseSchedule, role: str) 
         )
 
 
+def guide_text(clip: Any, prompt: str) -> torch.Tensor:
+    """(1, D) float embedding of ``prompt`` by a model's ``clip`` guide, on the CPU.
+
+    The guide reads the prompt with its own tokenizer, which may refuse words the model
+    itself would read; its refusal then says that it is the guide's."""
+    from zoo.registry.contracts import ReferenceNetwork
+    from zoo.registry.errors import RequestError
+
+    text = None
+    if isinstance(clip, ReferenceNetwork):
+        try:
+            clip.check_prompt(prompt)
+        except RequestError as err:
+            raise RequestError(
+                f"--clip-scale: the CLIP guide (the card's 'clip' component) cannot read "
+                f"this prompt: {err}"
+            ) from None
+        text = clip.encode_text([prompt])
+    if text is None:
+        raise RequestError(
+            f"the 'clip' component is a {type(clip).__name__}, which reads no text "
+            "(train one with `zoo train noisy-clip`)"
+        )
+    return text.float().cpu()
+
+
 class DiffusionGenerator(Generator):
     """A denoiser: given x_t, t and encoded conditions, predicts eps, v or x_0.
 

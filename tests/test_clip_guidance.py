@@ -178,8 +178,9 @@ def test_a_prompt_and_a_clip_scale_need_each_other_and_a_noisy_clip() -> None:
         draw(gen, prompt=None, scale=3.0)
     with pytest.raises(RequestError, match="give its scale with --clip-scale"):
         draw(gen, scale=0.0)
-    with pytest.raises(RequestError, match=UNKNOWN_WORD):
+    with pytest.raises(RequestError, match=UNKNOWN_WORD) as err:
         draw(gen, prompt="a red zebra")
+    assert str(err.value).startswith("--clip-scale: the CLIP guide (the card's 'clip' component)")
     with pytest.raises(RequestError, match="no negative prompt"):
         draw(gen, negative_prompt="a blue square")
     bare = tiny_ddpm(channels=3)

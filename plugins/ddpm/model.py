@@ -37,6 +37,7 @@ from zoo.registry.diffusion import (
     NoiseAwareNetwork,
     NoiseSchedule,
     check_guide_schedule,
+    guide_text,
 )
 from zoo.registry.errors import CardError, RequestError
 from zoo.registry.options import Options
@@ -137,16 +138,7 @@ class DDPMGenerator(DiffusionGenerator):
                 "this model follows a prompt through CLIP guidance only; give its scale "
                 "with --clip-scale (e.g. --clip-scale 3)"
             )
-        text = None
-        if isinstance(clip, ReferenceNetwork):
-            clip.check_prompt(conditions.prompt)
-            text = clip.encode_text([conditions.prompt])
-        if text is None:
-            raise RequestError(
-                f"the 'clip' component is a {type(clip).__name__}, which reads no text "
-                "(train one with `zoo train noisy-clip`)"
-            )
-        return text.float().cpu()
+        return guide_text(clip, conditions.prompt)
 
     def null_conditions(self, encoded: dict[str, Any]) -> dict[str, Any] | None:
         if not self.config.num_classes or self.config.label_dropout == 0:

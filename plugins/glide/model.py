@@ -53,6 +53,7 @@ from zoo.registry.diffusion import (
     NoiseAwareNetwork,
     NoiseSchedule,
     check_guide_schedule,
+    guide_text,
 )
 from zoo.registry.errors import CardError, RequestError
 from zoo.registry.options import Options
@@ -385,16 +386,7 @@ class GlideGenerator(DiffusionGenerator):
         if conditions.prompt is None:
             raise RequestError("--clip-scale steers toward a prompt; give one with --prompt")
         clip = self._clip()
-        text = None
-        if isinstance(clip, ReferenceNetwork):
-            clip.check_prompt(conditions.prompt)
-            text = clip.encode_text([conditions.prompt])
-        if text is None:
-            raise RequestError(
-                f"the 'clip' component is a {type(clip).__name__}, which reads no text "
-                "(train one with `zoo train noisy-clip`)"
-            )
-        return text.float().cpu()
+        return guide_text(clip, conditions.prompt)
 
     def _clip(self) -> NoiseAwareNetwork:
         """The card's ``clip`` component, checked to read this model's x_t."""
