@@ -13,8 +13,9 @@ def register_families(register):
             generator="zoo.plugins.clip.model:ClipNetwork",
             trainer="zoo.plugins.clip.train:ClipRecipe",
             description=(
-                "small CLIP (Radford et al. 2021): CNN image tower and word-level transformer "
-                "text tower in one embedding; stands in for CLIP in CLIP score and retrieval"
+                "small CLIP (Radford et al. 2021): CNN image tower and transformer text tower "
+                "(over words or a byte-level BPE) in one embedding; stands in for CLIP in CLIP "
+                "score and retrieval"
             ),
         )
     )

@@ -16,7 +16,7 @@ def register_families(register):
             reconstructs=True,
             description=(
                 "DALL-E (Ramesh et al. 2021): a Gumbel-softmax discrete VAE turns images into "
-                "code grids; a causal transformer draws the codes after the prompt's words; "
+                "code grids; a causal transformer draws the codes after the prompt's tokens; "
                 "--rerank N keeps the best of N by CLIP score"
             ),
         )
