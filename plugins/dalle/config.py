@@ -85,7 +85,7 @@ class DalleConfig(TokenizerConfig):
     batch_size: int = Field(default=32, ge=1, le=4096, description="training batch size")
     steps: int = Field(default=4800, ge=2, description="steps of both phases together")
     clip_model: str = Field(
-        default="clip-scenes",
+        default="clip-scenes-bpe",
         min_length=1,
         max_length=200,
         description="the CLIP reference network --rerank scores with (loaded when used)",

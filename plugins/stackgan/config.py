@@ -18,7 +18,9 @@ class StackGANConfig(AdversarialConfig):
     )
     channels: int = Field(default=3, ge=1, le=4, description="image channels")
     text_encoder: str = Field(
-        default="clip-scenes", description="model id of the frozen text encoder (a zoo CLIP)"
+        default="clip-scenes-bpe",
+        description="model id of the frozen text encoder (a zoo CLIP; one with a BPE reads any "
+        "text)",
     )
     text_dim: int = Field(default=128, ge=1, le=4096, description="length of its text embedding")
     c_dim: int = Field(default=32, ge=1, le=1024, description="conditioning augmentation output")
