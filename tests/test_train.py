@@ -142,6 +142,7 @@ def test_argv_command_drops_machine_paths(argv, cwd, command) -> None:
     assert argv_command(argv, cwd=cwd) == command
 
 
+@pytest.mark.slow  # five `zoo train` processes, ~20 s: the slow tier
 def test_resume_checks(tmp_path) -> None:
     out = tmp_path / "m"
     nothing = run_zoo(*TINY, "--steps", "3", "--out", str(out), "--resume")
