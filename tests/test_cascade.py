@@ -200,3 +200,27 @@ def test_a_glide_without_the_options_draws_the_base(folders) -> None:
     assert plain.images.shape == (1, 3, 8, 8)
     with pytest.raises(ZooError, match="upsampler_steps"):
         m.sample(prompt=PROMPT, upsampler_steps=0)
+
+
+def test_evaluation_gives_an_upsampler_its_small_input(folders, tmp_path: Path) -> None:
+    """zoo eval draws an upsampler from the test images shrunk to its input size (8), so its
+    output is the model's size (16); the test images at 16 would come out at 32."""
+    from zoo.evaluate import evaluate
+
+    result = evaluate(
+        str(folders["up"]),
+        metrics="fid",
+        n=10,
+        cache_dir=tmp_path,
+        progress=False,
+        untrained=False,
+        options={"steps": 2},
+    )
+    drawn = sorted(tmp_path.rglob("samples/*.png"))
+    assert len(drawn) == 10 and result["metrics"]["fid"]["value"] is not None
+    with Image.open(drawn[0]) as im:
+        assert im.size == (16, 16)
+    given = sorted(tmp_path.rglob("conditions/*.png"))
+    assert given
+    with Image.open(given[0]) as im:
+        assert im.size == (8, 8)

@@ -185,6 +185,11 @@ def evaluate(
         tuple(test["image"].shape[1:]) != gen_shape or cond_ds != real_ds
     ):
         own = load_split(cond_ds, split, gen_shape[-1])
+    # an upsampler's input is smaller than its output: its conditions at their own size
+    cond_side = (loaded.generator.condition_shape() or gen_shape)[-1]
+    given = own
+    if conditioned and own["image"].shape[-1] != cond_side:
+        given = load_split(cond_ds, split, cond_side)
 
     # 3. draw from the model and from its untrained twin (cached, resumable)
     sampler = loaded.sampler_name(SampleRequest(n=n, seed=seed, sampler=drawing.get("sampler")))
@@ -207,12 +212,14 @@ def evaluate(
     }
     if recorded:
         key["recorded"] = recorded
+    if conditioned and cond_side != gen_shape[-1]:
+        key["condition_side"] = cond_side
     folder = cache_folder(cache_root(cache_dir), r, key)
     per_image: list[dict[str, Any]] | None = None
     if conditioned:
         per_image = [{} for _ in range(n)]
         for cap in conditioned:
-            fields = CONDITIONS[cap](own, index, folder / "conditions")
+            fields = CONDITIONS[cap](given, index, folder / "conditions")
             per_image = [{**a, **b} for a, b in zip(per_image, fields, strict=True)]
     images, written = draw(loaded, request, per_image, folder / "samples", progress=progress)
     twin_images = None
