@@ -224,3 +224,15 @@ def test_evaluation_gives_an_upsampler_its_small_input(folders, tmp_path: Path) 
     assert given
     with Image.open(given[0]) as im:
         assert im.size == (8, 8)
+
+
+def test_the_untrained_twin_reads_text_as_the_model_does(folders) -> None:
+    """zoo eval's floor row differs from the model in its weights only: it reads the
+    folder's learned tokenizer too (a byte-level one would cut the captions)."""
+    from zoo.eval_plan import untrained_twin
+
+    model = zoo.load(str(folders["base"]), device="cpu")
+    twin = untrained_twin(model)
+    text = "a small lemon wedge above a large cobalt disc"
+    assert twin.generator.tokenizer.encode(text) == model.generator.tokenizer.encode(text)
+    assert len(model.generator.tokenizer.encode(text)) < len(text.encode())

@@ -166,7 +166,8 @@ def cache_folder(root: Path, resolved: Resolved, key: dict[str, Any]) -> Path:
 
 
 def untrained_twin(model: Model) -> Model:
-    """The model's family built from its config.json with fresh weights seeded 0."""
+    """The model's family built from its config.json and its folder's other files (a
+    tokenizer) with fresh weights seeded 0."""
     import torch
 
     from zoo.api import Model
@@ -177,6 +178,7 @@ def untrained_twin(model: Model) -> Model:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
         generator = cls(cls.config_class(**r.config))
+    generator.read_files(r.folder)  # the model's own files (a learned tokenizer), not weights
     dtype = next(next(iter(model.generator.networks().values())).parameters()).dtype
     generator.to(model.device, dtype).eval()
     twin = dataclasses.replace(
