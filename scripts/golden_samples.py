@@ -85,9 +85,16 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
                 "sampler": "ddim",
             },
         ),  # fmt: skip
+        (
+            "cascade",
+            {"prompt": "a red circle", "height": 64, "width": 64, "steps": 4, "upsampler_steps": 3},
+        ),
     ],
     "glide-scenes-inpaint": [
         ("prompt", {"prompt": "a blue square", "steps": 6}),
+    ],
+    "glide-scenes-upsampler": [
+        ("image", {"image": "example-input.png", "prompt": "a green square", "steps": 4}),
     ],
 }
 N = 3

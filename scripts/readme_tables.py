@@ -84,6 +84,15 @@ def _flag(field: Any) -> str:
     return f"`{field.flag}`"
 
 
+def required(resolved: Any) -> tuple[str, ...]:
+    """The conditions this model cannot draw without (an upsampler's image), from its
+    generator built with random weights."""
+    from zoo.registry.discovery import load_object
+
+    cls = load_object(resolved.family.generator)
+    return tuple(cls(cls.config_class(**resolved.config)).required_conditions())
+
+
 def takes(resolved: Any) -> str:
     """The conditions a model takes, as the CLI spells them."""
     fam = resolved.family
@@ -94,9 +103,14 @@ def takes(resolved: Any) -> str:
     if "class" in caps:
         n = resolved.num_classes
         parts.append(f"`--label 0..{n - 1}`" if n else "`--label`")
-    parts += [f"`{flag}`" for cap, flag in CONDITION_FLAGS.items() if cap in caps]
+    must = required(resolved)
+    parts += [
+        f"`{flag}`" + (" (required)" if cap in must else "")
+        for cap, flag in CONDITION_FLAGS.items()
+        if cap in caps
+    ]
     text = ", ".join(parts) if parts else "nothing (unconditional)"
-    if parts and "unconditional" in caps:
+    if parts and "unconditional" in caps and not must:
         text += " or nothing"
     if fam.can_reconstruct:
         text += "; also `zoo reconstruct`"

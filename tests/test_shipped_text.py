@@ -40,3 +40,29 @@ def test_any_prompt_draws_and_an_empty_one_is_one_line(
     assert code == 2
     assert err.startswith("zoo: the prompt is empty") and err.count("\n") == 1, err
     assert not (tmp_path / "no.png").exists()
+
+
+def test_the_cascade_and_inpainting_draw_the_same_bytes_twice(tmp_path: Path) -> None:
+    """glide-scenes at 64x64 runs its base and then its upsampler; glide-scenes-inpaint
+    repaints a mask. Each, run twice from the command line, writes the same file."""
+    from PIL import Image
+
+    scene = tmp_path / "scene.png"
+    mask = tmp_path / "mask.png"
+    Image.new("RGB", (32, 32), (200, 200, 200)).save(scene)
+    white = Image.new("L", (32, 32), 0)
+    white.paste(255, (16, 0, 32, 32))
+    white.save(mask)
+    runs = {
+        "cascade": ["glide-scenes", "--height", "64", "--width", "64", "--upsampler-steps", "2"],
+        "inpaint": ["glide-scenes-inpaint", "--image", str(scene), "--mask", str(mask)],
+    }
+    for name, args in runs.items():
+        outs = [tmp_path / f"{name}-{k}.png" for k in range(2)]
+        for out in outs:
+            code = zoo_code("sample", *args, "--prompt", "a blue square", "-n", "2",
+                            "--steps", "2", "-o", str(out))  # fmt: skip
+            assert code == 0
+        assert outs[0].read_bytes() == outs[1].read_bytes()
+        size = 64 if name == "cascade" else 32
+        assert Image.open(outs[0]).size == (2 * size + 3, size + 2)  # a grid of two, 1px apart
