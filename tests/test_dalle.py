@@ -252,3 +252,16 @@ def test_cli_refuses_a_missing_prompt_and_foreign_options() -> None:
         res = run_zoo("sample", SHIPPED, "-n", "1", *args, "-o", "/dev/null/x.png")
         assert res.returncode == 2, res.stderr
         assert message in res.stderr
+
+
+def test_the_untrained_twin_reranks_with_the_models_reranker() -> None:
+    """zoo eval --option rerank=N draws the floor row too: the twin shares the model's
+    components (the reranking CLIP), differing in its own weights only."""
+    import zoo
+    from zoo.eval_plan import untrained_twin
+
+    model = zoo.load("dalle-scenes", device="cpu")
+    twin = untrained_twin(model)
+    assert twin.generator.component("reranker") is model.generator.component("reranker")
+    out = twin.sample(n=1, seed=0, prompt="a red circle", rerank=2)
+    assert out.images.shape == (1, 3, 32, 32)

@@ -167,7 +167,7 @@ def cache_folder(root: Path, resolved: Resolved, key: dict[str, Any]) -> Path:
 
 def untrained_twin(model: Model) -> Model:
     """The model's family built from its config.json and its folder's other files (a
-    tokenizer) with fresh weights seeded 0."""
+    tokenizer) with fresh weights seeded 0, using the model's components (a reranker)."""
     import torch
 
     from zoo.api import Model
@@ -179,6 +179,7 @@ def untrained_twin(model: Model) -> Model:
         torch.manual_seed(UNTRAINED_SEED)
         generator = cls(cls.config_class(**r.config))
     generator.read_files(r.folder)  # the model's own files (a learned tokenizer), not weights
+    generator.components.update(model.generator.components)  # other models it uses (a reranker)
     dtype = next(next(iter(model.generator.networks().values())).parameters()).dtype
     generator.to(model.device, dtype).eval()
     twin = dataclasses.replace(
