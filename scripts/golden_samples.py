@@ -36,6 +36,7 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
     "stackgan-scenes": [
         ("prompt", {"prompt": "a large red circle above a small blue square"}),
         ("stage1", {"prompt": "a small green triangle", "stage": 1}),
+        ("any-words", {"prompt": "an orange circle"}),
     ],
     "pix2pix-scenes-edges": [("image", {"image": "example-input.png"})],
     "cyclegan-daynight": [
@@ -60,6 +61,7 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
         ("prompt", {"prompt": "a red circle"}),
         ("top-p", {"prompt": "a blue square", "top_p": 0.9}),
         ("rerank", {"prompt": "a green triangle", "rerank": 2}),
+        ("any-words", {"prompt": "an orange circle"}),
     ],
     "ldm-scenes": [
         ("prompt", {"prompt": "a small blue square on the left", "steps": 8}),

@@ -13,7 +13,7 @@ from tests.conftest import zoo_code
 LONG = ("a red circle on the left " + "zq " * 4000)[:10_000]
 # diffusion models are drawn with 2 steps: what is tested is the reading of the text
 STEPS = {"glide-scenes": ["--steps", "2"], "ldm-scenes": ["--steps", "2"]}
-MODELS = ["glide-scenes", "ldm-scenes"]
+MODELS = ["glide-scenes", "ldm-scenes", "dalle-scenes", "stackgan-scenes"]
 
 
 @pytest.mark.parametrize("model", MODELS)
