@@ -233,7 +233,7 @@ def test_a_size_the_model_cannot_draw_is_refused():
 def test_a_component_named_by_two_models_is_loaded_once_and_shared():
     dalle = zoo.load("dalle-scenes", device="cpu")
     stack = zoo.load("stackgan-scenes", device="cpu")
-    clip = zoo.load("clip-scenes", device="cpu").network
+    clip = zoo.load("clip-scenes-bpe", device="cpu").network
     assert dalle.generator.components["reranker"] is clip
     assert stack.generator.components["text_encoder"] is clip
 
@@ -243,7 +243,7 @@ def test_a_card_can_point_a_component_elsewhere(tmp_path):
     import yaml
 
     clip = tmp_path / "my-clip"
-    shutil.copytree(ROOT / "cards" / "clip-scenes", clip)
+    shutil.copytree(ROOT / "cards" / "clip-scenes-bpe", clip)
     model = tmp_path / "my-stackgan"
     shutil.copytree(ROOT / "cards" / "stackgan-scenes", model)
     card = (model / "README.md").read_text()
@@ -254,7 +254,7 @@ def test_a_card_can_point_a_component_elsewhere(tmp_path):
     loaded = zoo.load(str(model), device="cpu")
     encoder = loaded.generator.components["text_encoder"]
     assert encoder is zoo.load(str(clip), device="cpu").network
-    assert encoder is not zoo.load("clip-scenes", device="cpu").network
+    assert encoder is not zoo.load("clip-scenes-bpe", device="cpu").network
     want = zoo.load("stackgan-scenes", device="cpu").sample(n=2, prompt="a red circle").images
     assert torch.equal(loaded.sample(n=2, prompt="a red circle").images, want)
 

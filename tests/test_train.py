@@ -84,6 +84,7 @@ def test_checkpoints_stay_beside_the_model_folder(tmp_path) -> None:
     assert proc.returncode == 2 and "pass --resume to continue it or --force" in proc.stderr
 
 
+@pytest.mark.slow  # runs of an older layout, ~17 s: the slow tier
 def test_checkpoints_of_older_runs_move_out_of_the_model_folder(tmp_path) -> None:
     out = tmp_path / "m"
     assert run_zoo(*TINY, "--steps", "3", "--out", str(out)).returncode == 0
