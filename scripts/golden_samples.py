@@ -75,6 +75,9 @@ REQUESTS: dict[str, list[tuple[str, dict]]] = {
             },
         ),  # fmt: skip
     ],
+    "ldm-scenes-64": [
+        ("prompt", {"prompt": "a small blue square on the left", "steps": 8}),
+    ],
     "glide-scenes": [
         ("prompt", {"prompt": "a large red circle in the center", "steps": 8}),
         (
